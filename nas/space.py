@@ -1,0 +1,91 @@
+"""Search spaces: the :class:`Space` interface and the registry that names them.
+
+A space declares choices and named reference genomes; it never builds anything. Spaces live in the
+``search_spaces`` package, one module each, and register themselves on import with
+:func:`register_space`.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from .genome import Genome
+
+__all__ = ["Space", "register_space", "get_space", "list_spaces"]
+
+
+class Space(abc.ABC):
+    """A design space that Optuna can search.
+
+    Subclasses set :attr:`name`, :attr:`description` and :attr:`target_resolution` and implement
+    :meth:`sample`, :meth:`to_params`, :meth:`dimensions`, :meth:`size` and :attr:`references`.
+    """
+
+    name: str = ""
+    description: str = ""
+    target_resolution: int = 224
+
+    @abc.abstractmethod
+    def sample(self, trial: Any) -> Genome:
+        """Suggest every parameter of :meth:`dimensions` on an Optuna ``trial`` (define-by-run, the
+        same names every trial, even those the sampled network does not use) and return the genome."""
+
+    @abc.abstractmethod
+    def to_params(self, genome: Genome) -> dict[str, Any]:
+        """The parameters that make :meth:`sample` return ``genome``:
+        ``space.sample(optuna.trial.FixedTrial(space.to_params(g))) == g``. Raises ``ValueError``
+        naming the first gene the space cannot produce."""
+
+    @abc.abstractmethod
+    def dimensions(self) -> dict[str, tuple[Any, ...]]:
+        """Every Optuna parameter name and its choices, in the order :meth:`sample` suggests them."""
+
+    @abc.abstractmethod
+    def size(self) -> int:
+        """The number of distinct architectures (distinct canonical genomes) the space contains."""
+
+    @property
+    @abc.abstractmethod
+    def references(self) -> Mapping[str, Genome]:
+        """Hand-designed networks of the space, named after torchvision's builders."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+_REGISTRY: dict[str, Space] = {}
+_BUILTIN_PACKAGE = "search_spaces"
+
+
+def register_space(space: Space) -> Space:
+    """Register ``space`` under ``space.name``; a second registration of a name is an error."""
+    if not isinstance(space, Space):
+        raise TypeError(f"register_space expects a nas.Space instance, got {type(space).__name__}")
+    if not space.name or not space.name.isidentifier():
+        raise ValueError(f"a space needs a name that is a Python identifier, got {space.name!r}")
+    if space.name in _REGISTRY:
+        raise ValueError(f"a space named {space.name!r} is already registered ({_REGISTRY[space.name]!r})")
+    _REGISTRY[space.name] = space
+    return space
+
+
+def _load_builtin() -> None:
+    importlib.import_module(_BUILTIN_PACKAGE)
+
+
+def list_spaces() -> list[str]:
+    """Names of the registered spaces, sorted."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def get_space(name: str) -> Space:
+    """The space registered as ``name``; an unknown name raises ``ValueError`` listing the known ones."""
+    _load_builtin()
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown space {name!r}; known spaces: {', '.join(sorted(_REGISTRY))}") from None

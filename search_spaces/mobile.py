@@ -1,0 +1,411 @@
+"""The ``mobile`` space: inverted-residual (MBConv) networks for mobile budgets.
+
+A network is a 3×3 stride-2 stem, seven stages of inverted-residual blocks with strides
+1, 2, 2, 2, 1, 2, 1 (the stage layout of MobileNetV2, MnasNet and EfficientNet; MobileNetV3 leaves
+stage 7 empty, and MobileNetV3-Small stage 1 too), and a head: a 1×1 convolution to a wide feature,
+global pooling, an optional hidden linear layer, dropout 0.2 and the classifier.
+
+Dimensions: per stage its width and depth; per block its kernel, expansion ratio, squeeze-and-
+excitation (on or off) and activation; the stem's width and activation; the head's width, hidden
+layer and activation; and three network-wide settings that the references need to be reproduced
+exactly: the batch-norm constants, the stochastic-depth rate and the squeeze-and-excitation style
+(MobileNetV3: ``make_divisible(expanded / 4)`` channels, ReLU, hard sigmoid; EfficientNet:
+``input / 4`` channels, SiLU, sigmoid). The choices contain every value the references use, so that
+the references are points of the space.
+
+References (torchvision's builders, reproduced parameter for parameter; the recipes below also make
+the other members of each family):
+
+* ``mobilenet_v2`` -- Sandler et al., "MobileNetV2: Inverted Residuals and Linear Bottlenecks", 2018.
+* ``mobilenet_v3_large``, ``mobilenet_v3_small`` -- Howard et al., "Searching for MobileNetV3", 2019.
+* ``mnasnet1_0`` -- Tan et al., "MnasNet: Platform-Aware Neural Architecture Search for Mobile", 2019.
+* ``efficientnet_b0`` -- Tan & Le, "EfficientNet: Rethinking Model Scaling for CNNs", 2019.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nas import (
+    Conv,
+    Genome,
+    Head,
+    InvertedResidual,
+    Norm,
+    Space,
+    SqueezeExcite,
+    make_divisible,
+    register_space,
+)
+
+__all__ = [
+    "MobileSpace",
+    "Stage",
+    "efficientnet",
+    "mnasnet",
+    "mobilenet_v2",
+    "mobilenet_v3",
+]
+
+# ----------------------------------------------------------------------------------------------
+# recipes: torchvision's families as genomes
+
+
+def _ir(in_channels: int, out: int, expanded: int, kernel: int, stride: int, act: str,
+        se: SqueezeExcite | None = None) -> InvertedResidual:
+    del in_channels  # kept in the signature so that recipes read like torchvision's config rows
+    return InvertedResidual(out=out, expanded=expanded, kernel=kernel, stride=stride, act=act, se=se)
+
+
+def mobilenet_v2(width_mult: float = 1.0, *, dropout: float = 0.2) -> Genome:
+    """torchvision's ``mobilenet_v2(width_mult=...)``."""
+    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                (6, 320, 1, 1)]
+    channels = make_divisible(32 * width_mult)
+    blocks: list[Any] = [Conv(out=channels, kernel=3, stride=2, act="relu6")]
+    for t, c, n, s in settings:
+        out = make_divisible(c * width_mult)
+        for i in range(n):
+            blocks.append(_ir(channels, out, int(round(channels * t)), 3, s if i == 0 else 1, "relu6"))
+            channels = out
+    head = Head(width=make_divisible(1280 * max(1.0, width_mult)), act="relu6", dropout=dropout)
+    return Genome(blocks=tuple(blocks), head=head)
+
+
+_V3_LARGE = [  # in, kernel, expanded, out, se, activation, stride (torchvision's bneck_conf rows)
+    (16, 3, 16, 16, False, "RE", 1), (16, 3, 64, 24, False, "RE", 2), (24, 3, 72, 24, False, "RE", 1),
+    (24, 5, 72, 40, True, "RE", 2), (40, 5, 120, 40, True, "RE", 1), (40, 5, 120, 40, True, "RE", 1),
+    (40, 3, 240, 80, False, "HS", 2), (80, 3, 200, 80, False, "HS", 1), (80, 3, 184, 80, False, "HS", 1),
+    (80, 3, 184, 80, False, "HS", 1), (80, 3, 480, 112, True, "HS", 1), (112, 3, 672, 112, True, "HS", 1),
+    (112, 5, 672, 160, True, "HS", 2), (160, 5, 960, 160, True, "HS", 1), (160, 5, 960, 160, True, "HS", 1),
+]
+_V3_SMALL = [
+    (16, 3, 16, 16, True, "RE", 2), (16, 3, 72, 24, False, "RE", 2), (24, 3, 88, 24, False, "RE", 1),
+    (24, 5, 96, 40, True, "HS", 2), (40, 5, 240, 40, True, "HS", 1), (40, 5, 240, 40, True, "HS", 1),
+    (40, 5, 120, 48, True, "HS", 1), (48, 5, 144, 48, True, "HS", 1), (48, 5, 288, 96, True, "HS", 2),
+    (96, 5, 576, 96, True, "HS", 1), (96, 5, 576, 96, True, "HS", 1),
+]
+_V3_NORM = Norm(eps=0.001, momentum=0.01)
+
+
+def mobilenet_v3(arch: str = "large", width_mult: float = 1.0, *, dropout: float = 0.2) -> Genome:
+    """torchvision's ``mobilenet_v3_large`` / ``mobilenet_v3_small`` with ``width_mult``."""
+    if arch not in ("large", "small"):
+        raise ValueError(f"arch={arch!r} must be 'large' or 'small'")
+    rows, last = (_V3_LARGE, 1280) if arch == "large" else (_V3_SMALL, 1024)
+    act = {"RE": "relu", "HS": "hardswish"}
+    blocks: list[Any] = [Conv(out=make_divisible(16 * width_mult), stride=2, act="hardswish")]
+    for c_in, kernel, expanded, out, se, a, stride in rows:
+        expanded = make_divisible(expanded * width_mult)
+        squeeze = SqueezeExcite(make_divisible(expanded // 4), "relu", "hardsigmoid") if se else None
+        blocks.append(_ir(c_in, make_divisible(out * width_mult), expanded, kernel, stride, act[a], squeeze))
+    last_conv = 6 * blocks[-1].out
+    head = Head(width=last_conv, act="hardswish", hidden=make_divisible(last * width_mult), dropout=dropout)
+    return Genome(blocks=tuple(blocks), head=head, norm=_V3_NORM)
+
+
+def mnasnet(alpha: float = 1.0, *, dropout: float = 0.2) -> Genome:
+    """torchvision's ``MNASNet(alpha)`` (``mnasnet0_5``, ``0_75``, ``1_0``, ``1_3``)."""
+    depths = [make_divisible(d * alpha) for d in (32, 16, 24, 40, 80, 96, 192, 320)]
+    stacks = [(3, 2, 3, 3), (5, 2, 3, 3), (5, 2, 6, 3), (3, 1, 6, 2), (5, 2, 6, 4), (3, 1, 6, 1)]
+    # stem conv, then the separable conv (depthwise + linear 1×1: an MBConv without expansion)
+    blocks: list[Any] = [Conv(out=depths[0], stride=2, act="relu"),
+                         _ir(depths[0], depths[1], depths[0], 3, 1, "relu")]
+    channels = depths[1]
+    for out, (kernel, stride, expansion, repeats) in zip(depths[2:], stacks):
+        for i in range(repeats):
+            blocks.append(_ir(channels, out, channels * expansion, kernel, stride if i == 0 else 1, "relu"))
+            channels = out
+    # torchvision's momentum is the float 1 - 0.9997, 3e-17 away from 0.0003: the same in float32
+    return Genome(blocks=tuple(blocks), head=Head(width=1280, act="relu", dropout=dropout),
+                  norm=Norm(momentum=0.0003))
+
+
+_EFFICIENTNET = {  # name: (width_mult, depth_mult, dropout, norm)
+    "efficientnet_b0": (1.0, 1.0, 0.2, Norm()),
+    "efficientnet_b1": (1.0, 1.1, 0.2, Norm()),
+    "efficientnet_b2": (1.1, 1.2, 0.3, Norm()),
+    "efficientnet_b3": (1.2, 1.4, 0.3, Norm()),
+    "efficientnet_b4": (1.4, 1.8, 0.4, Norm()),
+    "efficientnet_b5": (1.6, 2.2, 0.4, Norm(eps=0.001, momentum=0.01)),
+    "efficientnet_b6": (1.8, 2.6, 0.5, Norm(eps=0.001, momentum=0.01)),
+    "efficientnet_b7": (2.0, 3.1, 0.5, Norm(eps=0.001, momentum=0.01)),
+}
+
+
+def efficientnet(name: str = "efficientnet_b0") -> Genome:
+    """torchvision's ``efficientnet_b0`` ... ``efficientnet_b7`` (EfficientNet V1)."""
+    if name not in _EFFICIENTNET:
+        raise ValueError(f"unknown EfficientNet {name!r}; known: {', '.join(_EFFICIENTNET)}")
+    width_mult, depth_mult, dropout, norm = _EFFICIENTNET[name]
+    settings = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+                (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)]
+    channels = make_divisible(32 * width_mult)
+    blocks: list[Any] = [Conv(out=channels, stride=2, act="silu")]
+    for expand, kernel, stride, _, out, layers in settings:
+        out = make_divisible(out * width_mult)
+        for i in range(int(math.ceil(layers * depth_mult))):
+            se = SqueezeExcite(max(1, channels // 4), "silu", "sigmoid")
+            blocks.append(_ir(channels, out, make_divisible(channels * expand), kernel, stride if i == 0 else 1,
+                              "silu", se))
+            channels = out
+    return Genome(blocks=tuple(blocks), head=Head(width=4 * channels, act="silu", dropout=dropout), norm=norm,
+                  drop_path=0.2)
+
+
+# ----------------------------------------------------------------------------------------------
+# the space
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the template: its first block's stride and the widths and depths to choose from."""
+
+    stride: int
+    widths: tuple[int, ...]
+    depths: tuple[int, ...]
+
+
+_NORMS = {"bn": Norm(), "bn_eps0.001_m0.01": _V3_NORM, "bn_m0.0003": Norm(momentum=0.0003)}
+_SE_STYLES = ("mobilenetv3", "efficientnet")
+
+
+class MobileSpace(Space):
+    """The inverted-residual space; every choice set can be replaced (tests use tiny ones)."""
+
+    description = "inverted-residual (MBConv) networks: MobileNetV2/V3, MnasNet, EfficientNet-B0"
+    target_resolution = 224
+
+    def __init__(
+        self,
+        name: str = "mobile",
+        *,
+        stem_widths: tuple[int, ...] = (16, 24, 32),
+        stages: tuple[Stage, ...] = (
+            Stage(1, (8, 16, 24), (0, 1, 2)),
+            Stage(2, (16, 24, 32), (1, 2, 3)),
+            Stage(2, (24, 32, 40, 48), (1, 2, 3, 4)),
+            Stage(2, (40, 56, 64, 80), (1, 2, 3, 4)),
+            Stage(1, (48, 96, 112, 128), (0, 1, 2, 3, 4)),
+            Stage(2, (96, 128, 160, 192), (1, 2, 3, 4)),
+            Stage(1, (256, 320), (0, 1, 2)),
+        ),
+        kernels: tuple[int, ...] = (3, 5, 7),
+        expansions: tuple[float, ...] = (1, 2.3, 2.5, 3, 3.67, 4, 4.5, 6),
+        activations: tuple[str, ...] = ("relu", "relu6", "hardswish", "silu"),
+        head_widths: tuple[int, ...] = (576, 960, 1024, 1280),
+        head_hidden: tuple[int, ...] = (0, 1024, 1280),
+        norms: tuple[str, ...] = tuple(_NORMS),
+        drop_paths: tuple[float, ...] = (0.0, 0.2),
+        se_styles: tuple[str, ...] = _SE_STYLES,
+        dropout: float = 0.2,
+        references: Mapping[str, Genome] | None = None,
+    ) -> None:
+        self.name = name
+        self.stem_widths, self.stages, self.kernels = stem_widths, stages, kernels
+        self.expansions, self.activations = expansions, activations
+        self.head_widths, self.head_hidden = head_widths, head_hidden
+        self.norms, self.drop_paths, self.se_styles, self.dropout = norms, drop_paths, se_styles, dropout
+        for i, stage in enumerate(stages):
+            # a stride-1 stage must not share a width with the stage before it, or its first block
+            # would be indistinguishable from one more block of that stage (two encodings, one network)
+            if stage.stride == 1 and i > 0 and set(stage.widths) & set(stages[i - 1].widths):
+                raise ValueError(f"stage {i + 1} (stride 1) shares widths with stage {i}: "
+                                 f"{sorted(set(stage.widths) & set(stages[i - 1].widths))}")
+            if stage.stride == 1 and i > 0 and 0 in stages[i - 1].depths:
+                raise ValueError(f"stage {i} may be empty, so stage {i + 1} (stride 1) cannot be told apart")
+        unknown = set(norms) - set(_NORMS)
+        if unknown:
+            raise ValueError(f"unknown norms {sorted(unknown)}; known: {', '.join(_NORMS)}")
+        self._references = dict(references) if references is not None else {
+            "mobilenet_v2": mobilenet_v2(),
+            "mobilenet_v3_large": mobilenet_v3("large"),
+            "mobilenet_v3_small": mobilenet_v3("small"),
+            "mnasnet1_0": mnasnet(1.0),
+            "efficientnet_b0": efficientnet("efficientnet_b0"),
+        }
+
+    @property
+    def references(self) -> Mapping[str, Genome]:
+        return self._references
+
+    def torchvision_members(self) -> dict[str, tuple[Genome, str, dict[str, Any]]]:
+        """Networks of the families this space covers, as ``name: (genome, torchvision builder,
+        builder kwargs)``: the references and the other members torchvision can build."""
+        members = {name: (genome, name, {}) for name, genome in self.references.items()}
+        for w in (0.5, 0.75, 1.4):
+            members[f"mobilenet_v2_w{w}"] = (mobilenet_v2(w), "mobilenet_v2", {"width_mult": w})
+        for w in (0.75, 1.25):
+            for arch in ("large", "small"):
+                members[f"mobilenet_v3_{arch}_w{w}"] = (mobilenet_v3(arch, w), f"mobilenet_v3_{arch}",
+                                                        {"width_mult": w})
+        for alpha, name in ((0.5, "mnasnet0_5"), (0.75, "mnasnet0_75"), (1.3, "mnasnet1_3")):
+            members[name] = (mnasnet(alpha), name, {})
+        for name in _EFFICIENTNET:
+            members[name] = (efficientnet(name), name, {})
+        return members
+
+    # -- dimensions ------------------------------------------------------------------------------
+
+    def dimensions(self) -> dict[str, tuple[Any, ...]]:
+        dims: dict[str, tuple[Any, ...]] = {
+            "norm": self.norms,
+            "drop_path": self.drop_paths,
+            "se_style": self.se_styles,
+            "stem_width": self.stem_widths,
+            "stem_act": self.activations,
+        }
+        for i, stage in enumerate(self.stages, 1):
+            dims[f"s{i}_width"] = stage.widths
+            dims[f"s{i}_depth"] = stage.depths
+            for j in range(1, max(stage.depths) + 1):
+                dims[f"s{i}_b{j}_kernel"] = self.kernels
+                dims[f"s{i}_b{j}_expand"] = self.expansions
+                dims[f"s{i}_b{j}_se"] = (False, True)
+                dims[f"s{i}_b{j}_act"] = self.activations
+        dims["head_width"] = self.head_widths
+        dims["head_hidden"] = self.head_hidden
+        dims["head_act"] = self.activations
+        return dims
+
+    def sample(self, trial: Any) -> Genome:
+        p = {name: trial.suggest_categorical(name, choices) for name, choices in self.dimensions().items()}
+        return self._genome(p)
+
+    def _expanded(self, channels: int, ratio: float) -> int:
+        return make_divisible(channels * ratio)
+
+    def _se(self, style: str, channels: int, expanded: int) -> SqueezeExcite:
+        if style == "mobilenetv3":
+            return SqueezeExcite(make_divisible(expanded // 4), "relu", "hardsigmoid")
+        return SqueezeExcite(max(1, channels // 4), "silu", "sigmoid")
+
+    def _genome(self, p: Mapping[str, Any]) -> Genome:
+        channels = p["stem_width"]
+        blocks: list[Any] = [Conv(out=channels, stride=2, act=p["stem_act"])]
+        for i, stage in enumerate(self.stages, 1):
+            for j in range(1, p[f"s{i}_depth"] + 1):
+                b = f"s{i}_b{j}_"
+                expanded = self._expanded(channels, p[b + "expand"])
+                se = self._se(p["se_style"], channels, expanded) if p[b + "se"] else None
+                blocks.append(InvertedResidual(out=p[f"s{i}_width"], expanded=expanded, kernel=p[b + "kernel"],
+                                               stride=stage.stride if j == 1 else 1, act=p[b + "act"], se=se))
+                channels = p[f"s{i}_width"]
+        head = Head(width=p["head_width"], act=p["head_act"], hidden=p["head_hidden"], dropout=self.dropout)
+        return Genome(blocks=tuple(blocks), head=head, norm=_NORMS[p["norm"]], drop_path=p["drop_path"])
+
+    # -- inverse ---------------------------------------------------------------------------------
+
+    def to_params(self, genome: Genome) -> dict[str, Any]:
+        if isinstance(genome, str):
+            genome = Genome.parse(genome)
+        dims = self.dimensions()
+        p: dict[str, Any] = {name: choices[0] for name, choices in dims.items()}
+
+        def fail(where: str, why: str) -> ValueError:
+            return ValueError(f"genome is not a point of the {self.name!r} space: {where}: {why}")
+
+        def put(name: str, value: Any, where: str) -> None:
+            if value not in dims[name]:
+                raise fail(where, f"{name}={value!r} is not one of {dims[name]}")
+            p[name] = value
+
+        norm = [key for key, value in _NORMS.items() if value == genome.norm]
+        put("norm", norm[0] if norm else genome.norm, "net")
+        put("drop_path", genome.drop_path, "net")
+        if genome.head.dropout != self.dropout:
+            raise fail("head", f"dropout={genome.head.dropout} (this space fixes it at {self.dropout})")
+        put("head_width", genome.head.width, "head")
+        put("head_hidden", genome.head.hidden, "head")
+        put("head_act", genome.head.act, "head")
+        if genome.head.hidden and genome.head.hidden_act != genome.head.act:
+            raise fail("head", "the hidden layer's activation must be the head's")
+        stem, blocks = genome.blocks[0], list(genome.blocks[1:])
+        if not (isinstance(stem, Conv) and (stem.kernel, stem.stride, stem.dilation, stem.groups, stem.separable)
+                == (3, 2, 1, 1, False)):
+            raise fail("block 0", f"the stem must be a plain 3×3 stride-2 conv, got {stem}")
+        put("stem_width", stem.out, "block 0")
+        put("stem_act", stem.act, "block 0")
+        channels, index, styles = stem.out, 1, set()
+        for i, stage in enumerate(self.stages, 1):
+            depth = 0
+            while blocks and depth < max(stage.depths):
+                block = blocks[0]
+                first = depth == 0
+                if first and (block.stride != stage.stride or block.out not in stage.widths):
+                    break
+                if not first and (block.stride != 1 or block.out != channels):
+                    break
+                where = f"block {index}"
+                if not isinstance(block, InvertedResidual) or block.dilation != 1 or block.separable:
+                    raise fail(where, f"only plain inverted-residual blocks belong to stages, got {block}")
+                b = f"s{i}_b{depth + 1}_"
+                put(b + "kernel", block.kernel, where)
+                put(b + "act", block.act, where)
+                ratios = [r for r in self.expansions if self._expanded(channels, r) == block.expanded]
+                if not ratios:
+                    raise fail(where, f"{block.expanded} expanded channels from {channels} match no expansion "
+                                      f"ratio of {self.expansions}")
+                put(b + "expand", ratios[0], where)
+                p[b + "se"] = block.se is not None
+                if block.se is not None:
+                    matching = {s for s in self.se_styles if self._se(s, channels, block.expanded) == block.se}
+                    if not matching:
+                        raise fail(where, f"squeeze-and-excitation {block.se} matches no style of {self.se_styles}")
+                    styles = matching if not styles else styles & matching
+                    if not styles:
+                        raise fail(where, "its squeeze-and-excitation style differs from earlier blocks'")
+                if first:
+                    put(f"s{i}_width", block.out, where)
+                channels = block.out
+                blocks.pop(0)
+                depth += 1
+                index += 1
+            put(f"s{i}_depth", depth, f"stage {i}")
+        if blocks:
+            raise fail(f"block {index}", f"{blocks[0]} fits no stage of the template "
+                                         f"(strides {[s.stride for s in self.stages]})")
+        if styles:
+            p["se_style"] = next(s for s in self.se_styles if s in styles)
+        if self._genome(p) != genome:  # pragma: no cover - guards the inverse against drifting
+            raise fail("genome", "the parameters found do not reproduce it")
+        return p
+
+    # -- size ------------------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Exact count of distinct genomes, by dynamic programming over stages (state: the channels
+        entering the stage). Expansion ratios that round to the same channels count once, as do
+        the unused genes of empty stages; with no squeeze-and-excitation block, the SE style does
+        not change the genome, so ``styles × with_se - (styles - 1) × without_se``."""
+        per_block = len(self.kernels) * len(self.activations)
+
+        def blocks(c_in: int, c_out: int) -> int:
+            return per_block * len({self._expanded(c_in, r) for r in self.expansions})
+
+        # maps: channels -> (count over all SE on/off choices, count with SE off everywhere)
+        state = {c: (len(self.activations), len(self.activations)) for c in self.stem_widths}
+        for stage in self.stages:
+            nxt: dict[int, tuple[int, int]] = {}
+            for c_in, (any_se, no_se) in state.items():
+                for depth in stage.depths:
+                    widths = stage.widths if depth else (c_in,)
+                    for width in widths:
+                        a, n, c = any_se, no_se, c_in
+                        for _ in range(depth):
+                            k = blocks(c, width)
+                            a, n, c = a * 2 * k, n * k, width
+                        old = nxt.get(width, (0, 0))
+                        nxt[width] = (old[0] + a, old[1] + n)
+            state = nxt
+        any_se = sum(a for a, _ in state.values())
+        no_se = sum(n for _, n in state.values())
+        styles = len(self.se_styles)
+        head = len(self.head_widths) * len(self.head_hidden) * len(self.activations)
+        return len(self.norms) * len(self.drop_paths) * head * (styles * any_se - (styles - 1) * no_se)
+
+
+register_space(MobileSpace())
