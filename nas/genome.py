@@ -173,9 +173,10 @@ class _Spatial:
         if not isinstance(self.separable, bool):
             raise TypeError(f"{owner}.separable must be a bool, got {self.separable!r}")
         _check_choice(owner, "act", self.act, ACTIVATIONS)
-        if self.separable and self.kernel == 1:
-            # a 1×1 kernel has nothing to separate: keep one encoding of that network
+        if self.kernel == 1:
+            # a 1×1 kernel has nothing to separate or dilate: keep one encoding of that network
             object.__setattr__(self, "separable", False)
+            object.__setattr__(self, "dilation", 1)
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,9 @@ class Norm:
             _check_int("Norm", "groups", self.groups)
         elif self.groups:
             raise ValueError(f"Norm.groups={self.groups} only applies to kind='group', not {self.kind!r}")
+        if self.kind == "group" and self.groups == 1:
+            object.__setattr__(self, "kind", "layer")  # GroupNorm with one group is layer norm
+            object.__setattr__(self, "groups", 0)
         if self.kind != "batch":
             momentum = 0.1
         if self.kind == "none":
@@ -305,6 +309,8 @@ class Genome:
         if not isinstance(self.norm, Norm):
             raise TypeError(f"Genome.norm must be a Norm, got {self.norm!r}")
         drop_path = _check_float("Genome", "drop_path", self.drop_path, low=0.0, high=1.0, high_open=True)
+        if not _drops_paths(blocks):
+            drop_path = 0.0  # no residual branch it could drop: the rate cannot change the network
         object.__setattr__(self, "blocks", blocks)
         object.__setattr__(self, "drop_path", drop_path)
 
@@ -401,6 +407,18 @@ class Genome:
     @classmethod
     def from_json(cls, text: str) -> Genome:
         return cls.from_dict(json.loads(text))
+
+
+def _drops_paths(blocks: tuple[Block, ...]) -> bool:
+    """Whether stochastic depth can act: some inverted-residual block after the first (the first gets
+    rate 0) has a residual branch (stride 1, same channels in and out)."""
+    seen_first = False
+    for previous, block in zip((None, *blocks), blocks):
+        if isinstance(block, InvertedResidual):
+            if seen_first and block.stride == 1 and previous.out == block.out:
+                return True
+            seen_first = True
+    return False
 
 
 # ----------------------------------------------------------------------------------------------

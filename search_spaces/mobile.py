@@ -315,7 +315,8 @@ class MobileSpace(Space):
 
         norm = [key for key, value in _NORMS.items() if value == genome.norm]
         put("norm", norm[0] if norm else genome.norm, "net")
-        put("drop_path", genome.drop_path, "net")
+        if genome.drop_path or 0.0 in self.drop_paths:  # a rate with nothing to drop is stored as 0
+            put("drop_path", genome.drop_path, "net")
         if genome.head.dropout != self.dropout:
             raise fail("head", f"dropout={genome.head.dropout} (this space fixes it at {self.dropout})")
         put("head_width", genome.head.width, "head")
@@ -377,35 +378,39 @@ class MobileSpace(Space):
     # -- size ------------------------------------------------------------------------------------
 
     def size(self) -> int:
-        """Exact count of distinct genomes, by dynamic programming over stages (state: the channels
-        entering the stage). Expansion ratios that round to the same channels count once, as do
-        the unused genes of empty stages; with no squeeze-and-excitation block, the SE style does
-        not change the genome, so ``styles × with_se - (styles - 1) × without_se``."""
+        """Exact count of distinct genomes, by dynamic programming over stages. The state entering a
+        stage is its input channels and whether an earlier stage has two or more blocks (only then is
+        there a residual branch that stochastic depth can drop; otherwise the rate is canonically 0).
+        Expansion ratios that round to the same channels count once, as do the unused genes of empty
+        stages; with no squeeze-and-excitation block the SE style does not change the genome, hence
+        ``styles × with_any_se - (styles - 1) × with_no_se``."""
         per_block = len(self.kernels) * len(self.activations)
 
-        def blocks(c_in: int, c_out: int) -> int:
+        def block_choices(c_in: int) -> int:
             return per_block * len({self._expanded(c_in, r) for r in self.expansions})
 
-        # maps: channels -> (count over all SE on/off choices, count with SE off everywhere)
-        state = {c: (len(self.activations), len(self.activations)) for c in self.stem_widths}
+        # (channels, deep) -> (count over every SE on/off choice, count with SE off everywhere)
+        state = {(c, False): (len(self.activations), len(self.activations)) for c in self.stem_widths}
         for stage in self.stages:
-            nxt: dict[int, tuple[int, int]] = {}
-            for c_in, (any_se, no_se) in state.items():
+            nxt: dict[tuple[int, bool], tuple[int, int]] = {}
+            for (c_in, deep), (any_se, no_se) in state.items():
                 for depth in stage.depths:
-                    widths = stage.widths if depth else (c_in,)
-                    for width in widths:
+                    for width in stage.widths if depth else (c_in,):
                         a, n, c = any_se, no_se, c_in
                         for _ in range(depth):
-                            k = blocks(c, width)
+                            k = block_choices(c)
                             a, n, c = a * 2 * k, n * k, width
-                        old = nxt.get(width, (0, 0))
-                        nxt[width] = (old[0] + a, old[1] + n)
+                        key = (width, deep or depth >= 2)
+                        old = nxt.get(key, (0, 0))
+                        nxt[key] = (old[0] + a, old[1] + n)
             state = nxt
-        any_se = sum(a for a, _ in state.values())
-        no_se = sum(n for _, n in state.values())
         styles = len(self.se_styles)
+        total = 0
+        for (_, deep), (any_se, no_se) in state.items():
+            drop_paths = len(set(self.drop_paths)) if deep else 1
+            total += drop_paths * (styles * any_se - (styles - 1) * no_se)
         head = len(self.head_widths) * len(self.head_hidden) * len(self.activations)
-        return len(self.norms) * len(self.drop_paths) * head * (styles * any_se - (styles - 1) * no_se)
+        return len(self.norms) * head * total
 
 
 register_space(MobileSpace())

@@ -13,7 +13,7 @@ from nas import Conv, Genome, Head, InvertedResidual, Norm, SqueezeExcite
 from tests.conftest import random_genome
 
 MOBILE_LIKE = ("net_bn_eps0.001_m0.01_sd0.2 conv_s2_c16_hardswish ir_c16_x16_relu "
-               "ir_k5_s2_c24_x72_se24.relu.hardsigmoid_hardswish*2 ds_k7_sep_c32_gelu head_c64_relu6_h32.tanh_d0.2")
+               "ir_k5_c16_x72_se24.relu.hardsigmoid_hardswish*2 ds_k7_sep_c32_gelu head_c64_relu6_h32.tanh_d0.2")
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -32,7 +32,7 @@ def test_string_form_reads_as_documented() -> None:
     assert genome.drop_path == 0.2
     assert len(genome.blocks) == 5  # "*2" repeats the block
     assert genome.blocks[2] == genome.blocks[3] == InvertedResidual(
-        out=24, expanded=72, kernel=5, stride=2, act="hardswish", se=SqueezeExcite(24, "relu", "hardsigmoid"))
+        out=16, expanded=72, kernel=5, act="hardswish", se=SqueezeExcite(24, "relu", "hardsigmoid"))
     ds = genome.blocks[4]
     assert (ds.kind, ds.kernel, ds.separable, ds.out, ds.act) == ("ds", 7, True, 32, "gelu")
     assert genome.head == Head(width=64, act="relu6", hidden=32, hidden_act="tanh", dropout=0.2)
@@ -64,9 +64,19 @@ def test_equal_by_value_hashable_and_immutable() -> None:
     (Norm(kind="layer", momentum=0.5), Norm(kind="layer")),
     (Norm(kind="none", eps=0.1), Norm(kind="none")),
     (Conv(out=8, kernel=1, separable=True), Conv(out=8, kernel=1)),
+    (Conv(out=8, kernel=1, dilation=2), Conv(out=8, kernel=1)),
+    (Norm(kind="group", groups=1), Norm(kind="layer")),
+    # stochastic depth without a residual branch after the first inverted-residual block (whose
+    # rate is always 0) drops nothing
+    (Genome.parse("net_bn_sd0.2 conv_c8 ir_c8_x16 ir_s2_c8_x16 ir_c16_x16 head"),
+     Genome.parse("conv_c8 ir_c8_x16 ir_s2_c8_x16 ir_c16_x16 head")),
 ])
 def test_canonical_form(a: object, b: object) -> None:
     assert a == b
+
+
+def test_stochastic_depth_is_kept_where_it_acts() -> None:
+    assert Genome.parse("net_bn_sd0.2 conv_c8 ir_c8_x16 ir_c8_x16 head").drop_path == 0.2
 
 
 def test_a_list_of_blocks_is_stored_as_a_tuple() -> None:

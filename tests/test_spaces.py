@@ -82,12 +82,13 @@ def test_to_params_names_the_gene_outside_the_space() -> None:
 def test_size_counts_distinct_genomes_exactly() -> None:
     # a tiny version of the space, small enough to enumerate every parameter combination; expansion
     # ratios 2.5 and 3 round to the same channels from 8 inputs, empty stages leave genes unused,
-    # and the SE style only matters when a block has SE: all of these collapse
+    # the SE style only matters when a block has SE, and stochastic depth only when a stage has two
+    # blocks or more: all of these collapse
     tiny = MobileSpace(
         "tiny", stem_widths=(8, 16),
         stages=(Stage(1, (8,), (0, 1)), Stage(2, (16, 24), (1, 2)), Stage(1, (32,), (0, 1))),
         kernels=(3,), expansions=(2, 2.5, 3), activations=("relu",), head_widths=(32,), head_hidden=(0,),
-        norms=("bn",), drop_paths=(0.0,), references={},
+        norms=("bn",), drop_paths=(0.0, 0.2), references={},
     )
     dims = tiny.dimensions()
     genomes = {tiny._genome(dict(zip(dims, values))) for values in itertools.product(*dims.values())}
