@@ -17,6 +17,7 @@ from .genome import (
     InvertedResidual,
     Norm,
     SqueezeExcite,
+    as_genome,
     make_divisible,
 )
 from .space import Space, get_space, list_spaces, register_space
@@ -31,6 +32,7 @@ __all__ = [
     "Norm",
     "Space",
     "SqueezeExcite",
+    "as_genome",
     "build",
     "count",
     "get_space",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from .blocks import ClassifierHead, ConvNormAct, DepthwiseSeparableConv, MBConv, Net
-from .genome import Conv, DepthwiseSeparable, Genome, InvertedResidual
+from .genome import Conv, DepthwiseSeparable, Genome, InvertedResidual, as_genome
 
 __all__ = ["build"]
 
@@ -28,7 +28,7 @@ def build(genome: Genome, *, num_classes: int = 1000, in_channels: int = 3) -> N
         >>> model(torch.randn(2, 3, 32, 32)).shape
         torch.Size([2, 10])
     """
-    genome = _as_genome(genome)
+    genome = as_genome(genome)
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ValueError(f"num_classes={num_classes!r} must be a positive int")
     norm = genome.norm
@@ -57,14 +57,6 @@ def build(genome: Genome, *, num_classes: int = 1000, in_channels: int = 3) -> N
     model = Net(nn.Sequential(*layers), classifier, genome=str(genome))
     _init_weights(model)
     return model
-
-
-def _as_genome(genome: Genome | str) -> Genome:
-    if isinstance(genome, str):
-        return Genome.parse(genome)
-    if not isinstance(genome, Genome):
-        raise TypeError(f"expected a nas.Genome or a genome string, got {type(genome).__name__}")
-    return genome
 
 
 def _init_weights(model: nn.Module) -> None:

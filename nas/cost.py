@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .genome import Conv, DepthwiseSeparable, Genome, InvertedResidual
+from .genome import Conv, DepthwiseSeparable, Genome, InvertedResidual, as_genome
 
 __all__ = ["Cost", "count"]
 
@@ -197,9 +197,7 @@ def count(genome: Genome | str, *, resolution: int | tuple[int, int] = 224, in_c
         >>> nas.count("conv_c128 head", resolution=112, in_channels=64, num_classes=1).macs
         924844160
     """
-    from .builder import _as_genome
-
-    genome = _as_genome(genome)
+    genome = as_genome(genome)
     size = _resolution(resolution)
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ValueError(f"num_classes={num_classes!r} must be a positive int")

@@ -86,6 +86,7 @@ __all__ = [
     "Genome",
     "Block",
     "make_divisible",
+    "as_genome",
 ]
 
 ACTIVATIONS = ("relu", "relu6", "hardswish", "silu", "gelu", "sigmoid", "tanh", "none")
@@ -407,6 +408,15 @@ class Genome:
     @classmethod
     def from_json(cls, text: str) -> Genome:
         return cls.from_dict(json.loads(text))
+
+
+def as_genome(genome: Genome | str) -> Genome:
+    """``genome`` itself, or the genome its string form describes."""
+    if isinstance(genome, str):
+        return Genome.parse(genome)
+    if not isinstance(genome, Genome):
+        raise TypeError(f"expected a nas.Genome or a genome string, got {type(genome).__name__}")
+    return genome
 
 
 def _drops_paths(blocks: tuple[Block, ...]) -> bool:
