@@ -10,12 +10,17 @@ from __future__ import annotations
 from .builder import build
 from .cost import Cost, count, min_resolution
 from .genome import (
+    Bottleneck,
     Conv,
     DepthwiseSeparable,
+    Fire,
     Genome,
     Head,
     InvertedResidual,
     Norm,
+    Pool,
+    Residual,
+    ShuffleUnit,
     SqueezeExcite,
     as_genome,
     make_divisible,
@@ -23,13 +28,18 @@ from .genome import (
 from .space import Space, get_space, list_spaces, register_space
 
 __all__ = [
+    "Bottleneck",
     "Conv",
     "Cost",
     "DepthwiseSeparable",
+    "Fire",
     "Genome",
     "Head",
     "InvertedResidual",
     "Norm",
+    "Pool",
+    "Residual",
+    "ShuffleUnit",
     "Space",
     "SqueezeExcite",
     "as_genome",

@@ -22,7 +22,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .genome import Conv, DepthwiseSeparable, Genome, InvertedResidual, as_genome
+from typing import Any
+
+from .genome import (
+    Block,
+    Bottleneck,
+    Conv,
+    DepthwiseSeparable,
+    Fire,
+    Genome,
+    InvertedResidual,
+    Pool,
+    Residual,
+    ShuffleUnit,
+    as_genome,
+)
 
 __all__ = ["Cost", "count"]
 
@@ -53,32 +67,52 @@ class _TooSmall(Exception):
         self.where, self.size, self.why = where, size, why
 
 
+def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
+    span = dilation * (kernel - 1)
+    if not ceil:
+        return (size + 2 * padding - span - 1) // stride + 1
+    out = -(-(size + 2 * padding - span - 1) // stride) + 1
+    return out - 1 if (out - 1) * stride >= size + padding else out  # torch: the last window starts inside
+
+
 class _Walk:
     """Walks a network layer by layer, keeping spatial size, totals and the live activations."""
 
-    def __init__(self, channels: int, resolution: tuple[int, int], norm_params: bool) -> None:
+    def __init__(self, channels: int, resolution: tuple[int, int], norm: bool) -> None:
         self.h, self.w = resolution
         self.macs = self.params = 0
         self.peak = channels * self.h * self.w
         self.rf, self.jump = 1, 1
-        self.norm_params = norm_params
+        self.norm = norm
         self.where = ""
 
     def live(self, *elements: int) -> None:
         self.peak = max(self.peak, sum(elements))
 
-    def conv(self, c_in: int, c_out: int, kernel: int = 1, *, stride: int = 1, dilation: int = 1,
-             groups: int = 1, separable: bool = False, held: int = 0) -> int:
-        """A conv + norm + act layer; ``held`` elements stay alive beside it. Returns output size."""
+    def size(self, c: int) -> int:
+        return c * self.h * self.w
+
+    def spatial(self, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False,
+                what: str = "layer") -> tuple[int, int]:
+        """Output size of a window op on the current map (checked), and receptive-field bookkeeping."""
         h, w = self.h, self.w
         if stride > 1 and (h < stride or w < stride):
-            raise _TooSmall(self.where, (h, w), f"its stride-{stride} layer would not downsample")
-        span = dilation * (kernel - 1)
-        pad = (kernel - 1) // 2 * dilation
-        h_out = (h + 2 * pad - span - 1) // stride + 1
-        w_out = (w + 2 * pad - span - 1) // stride + 1
+            raise _TooSmall(self.where, (h, w), f"its stride-{stride} {what} would not downsample")
+        h_out = _out_size(h, kernel, stride, padding, dilation, ceil)
+        w_out = _out_size(w, kernel, stride, padding, dilation, ceil)
         if h_out < 1 or w_out < 1:
-            raise _TooSmall(self.where, (h, w), f"its {kernel}×{kernel} layer would leave no output")
+            raise _TooSmall(self.where, (h, w), f"its {kernel}×{kernel} {what} would leave no output")
+        self.rf += dilation * (kernel - 1) * self.jump
+        self.jump *= stride
+        return h_out, w_out
+
+    def conv(self, c_in: int, c_out: int, kernel: int = 1, *, stride: int = 1, dilation: int = 1,
+             groups: int = 1, separable: bool = False, padding: int | None = None, bias: bool = False,
+             held: int = 0) -> int:
+        """A conv + norm + act layer; ``held`` elements stay alive beside it. Returns its output size."""
+        padding = (kernel - 1) // 2 * dilation if padding is None else padding
+        h, w = self.h, self.w
+        h_out, w_out = self.spatial(kernel, stride, padding, dilation)
         if separable:  # k×1 (striding rows), then 1×k (striding columns)
             mid = c_out * h_out * w
             self.macs += h_out * w * c_out * (c_in // groups) * kernel
@@ -90,14 +124,17 @@ class _Walk:
             self.macs += h_out * w_out * c_out * (c_in // groups) * kernel * kernel
             self.params += c_out * (c_in // groups) * kernel * kernel
             self.live(held, c_in * h * w, c_out * h_out * w_out)
-        self.params += 2 * c_out if self.norm_params else c_out  # norm weight and bias, or the conv's bias
-        self.rf += span * self.jump
-        self.jump *= stride
+        self.params += (c_out if bias or not self.norm else 0) + (2 * c_out if self.norm else 0)
         self.h, self.w = h_out, w_out
         return c_out * h_out * w_out
 
+    def pool(self, channels: int, pool: Pool) -> None:
+        x = self.size(channels)
+        self.h, self.w = self.spatial(pool.kernel, pool.stride, pool.padding, ceil=pool.ceil, what="pooling")
+        self.live(x, self.size(channels))
+
     def squeeze_excite(self, channels: int, squeeze: int, held: int) -> None:
-        x = channels * self.h * self.w
+        x = self.size(channels)
         self.macs += 2 * channels * squeeze
         self.params += 2 * channels * squeeze + squeeze + channels
         self.live(held, x, channels, squeeze)  # pooled vector and squeezed vector beside the input
@@ -108,46 +145,117 @@ class _Walk:
         self.params += c_in * c_out + c_out
         self.live(c_in, c_out)
 
+    def branch(self, fn: Any) -> tuple[int, int, int, int, int]:
+        """Runs ``fn`` from the current map and rewinds the map: for parallel branches. Returns the
+        branch's output size and (h, w, rf, jump) after it."""
+        state = (self.h, self.w, self.rf, self.jump)
+        out = fn()
+        after = (self.h, self.w, self.rf, self.jump)
+        self.h, self.w, self.rf, self.jump = state
+        return (out, *after)
+
+    def join(self, *branches: tuple[int, int, int, int, int]) -> None:
+        """After parallel branches: the map of the first, the widest receptive field of all."""
+        _, self.h, self.w, _, self.jump = branches[0]
+        self.rf = max(b[3] for b in branches)
+
+
+def _block(walk: _Walk, block: Block, c_in: int) -> None:
+    if isinstance(block, Pool):
+        walk.pool(c_in, block)
+        return
+    if isinstance(block, Fire):
+        s = walk.conv(c_in, block.squeeze)
+        e1 = walk.branch(lambda: walk.conv(block.squeeze, block.expand1))
+        e3 = walk.branch(lambda: walk.conv(block.squeeze, block.expand3, 3, held=e1[0]))
+        walk.join(e1, e3)
+        walk.live(e1[0], e3[0], walk.size(block.out))  # the concatenation
+        return
+    spatial = dict(stride=block.stride, dilation=block.dilation, separable=block.separable)
+    if isinstance(block, Conv):
+        walk.conv(c_in, block.out, block.kernel, groups=block.groups, padding=block.padding, bias=block.bias,
+                  **spatial)
+        if block.shuffle:
+            walk.live(2 * walk.size(block.out))
+    elif isinstance(block, DepthwiseSeparable):
+        walk.conv(c_in, c_in, block.kernel, groups=c_in, **spatial)
+        walk.conv(c_in, block.out)
+    elif isinstance(block, InvertedResidual):
+        x = walk.size(c_in)
+        held = x if block.stride == 1 and c_in == block.out else 0
+        if block.expanded != c_in:
+            walk.conv(c_in, block.expanded)  # its input is x itself: nothing else held
+        walk.conv(block.expanded, block.expanded, block.kernel, groups=block.expanded,
+                  held=held if block.expanded != c_in else 0, **spatial)
+        if block.se is not None:
+            walk.squeeze_excite(block.expanded, block.se.channels, held)
+        out = walk.conv(block.expanded, block.out, held=held)
+        walk.live(held, out)  # the in-place addition
+    elif isinstance(block, Residual):  # basic or bottleneck: the input is held for the shortcut
+        x = walk.size(c_in)
+        start = (walk.h, walk.w, walk.rf, walk.jump)
+        if isinstance(block, Bottleneck):
+            walk.conv(c_in, block.width)
+            walk.conv(block.width, block.width, block.kernel, groups=block.groups, held=x, **spatial)
+            out = walk.conv(block.width, block.out, held=x)
+        else:
+            walk.conv(c_in, block.out, block.kernel, **spatial)
+            out = walk.conv(block.out, block.out, block.kernel, dilation=block.dilation,
+                            separable=block.separable, held=x)
+        if block.se is not None:
+            walk.squeeze_excite(block.out, block.se.channels, x)
+        if block.project or block.stride != 1 or c_in != block.out:
+            end = (walk.h, walk.w, walk.rf, walk.jump)
+            walk.h, walk.w = start[:2]
+            walk.conv(c_in, block.out, stride=block.stride, held=out)
+            walk.h, walk.w, walk.rf, walk.jump = end
+        walk.live(x, out)  # the addition, in place
+    elif isinstance(block, ShuffleUnit):
+        x = walk.size(c_in)
+        half = block.out // 2
+        dw = dict(groups=half, **spatial)
+        if block.stride == 1:  # x1 (half of x) waits beside branch 2
+            b2 = walk.branch(lambda: (walk.conv(half, half, held=x - walk.size(half)),
+                                      walk.conv(half, half, block.kernel, held=x, **dw),
+                                      walk.conv(half, half, held=x))[-1])
+            walk.join(b2)
+            walk.live(x, b2[0], walk.size(block.out))
+        else:
+            b1 = walk.branch(lambda: (walk.conv(c_in, c_in, block.kernel, groups=c_in, **spatial),
+                                      walk.conv(c_in, half, held=x))[-1])
+            b2 = walk.branch(lambda: (walk.conv(c_in, half, held=b1[0]),
+                                      walk.conv(half, half, block.kernel, held=b1[0], **dw),
+                                      walk.conv(half, half, held=b1[0]))[-1])
+            walk.join(b1, b2)
+            walk.live(b1[0], b2[0], walk.size(block.out))
+        walk.live(2 * walk.size(block.out))  # the shuffle copies
+    else:  # pragma: no cover - Genome refuses other block types
+        raise TypeError(f"unknown block {block!r}")
+
 
 def _walk(genome: Genome, resolution: tuple[int, int], in_channels: int, num_classes: int) -> Cost:
-    norm = genome.norm.kind != "none"
-    walk = _Walk(in_channels, resolution, norm_params=norm)
+    walk = _Walk(in_channels, resolution, norm=genome.norm.kind != "none")
     for i, (block, c_in) in enumerate(zip(genome.blocks, genome.channels(in_channels))):
-        walk.where = f"block {i} ({block.kind}, stride {block.stride})"
-        spatial = dict(stride=block.stride, dilation=block.dilation, separable=block.separable)
-        if isinstance(block, Conv):
-            walk.conv(c_in, block.out, block.kernel, groups=block.groups, **spatial)
-        elif isinstance(block, DepthwiseSeparable):
-            walk.conv(c_in, c_in, block.kernel, groups=c_in, **spatial)
-            walk.conv(c_in, block.out)
-        elif isinstance(block, InvertedResidual):
-            x = c_in * walk.h * walk.w
-            residual = block.stride == 1 and c_in == block.out
-            held = x if residual else 0
-            if block.expanded != c_in:
-                walk.conv(c_in, block.expanded)  # its input is x itself: nothing else held
-                walk.conv(block.expanded, block.expanded, block.kernel, groups=block.expanded, held=held,
-                          **spatial)
-            else:
-                walk.conv(c_in, c_in, block.kernel, groups=c_in, **spatial)
-            if block.se is not None:
-                walk.squeeze_excite(block.expanded, block.se.channels, held)
-            out = walk.conv(block.expanded, block.out, held=held)
-            walk.live(held, out)  # the in-place addition
-        else:  # pragma: no cover - Genome refuses other block types
-            raise TypeError(f"unknown block {block!r}")
+        walk.where = f"block {i} ({block.kind})"
+        _block(walk, block, c_in)
     feature_size = (walk.h, walk.w)
-    channels = genome.blocks[-1].out
+    channels = genome.out_channels(in_channels)
     head = genome.head
     if head.width:
         walk.where = "head"
         walk.conv(channels, head.width)
         channels = head.width
-    walk.live(channels * walk.h * walk.w, channels)  # global average pooling
-    if head.hidden:
-        walk.linear(channels, head.hidden)
-        channels = head.hidden
-    walk.linear(channels, num_classes)
+    if head.conv_classifier:
+        walk.macs += walk.h * walk.w * channels * num_classes
+        walk.params += channels * num_classes + num_classes
+        walk.live(walk.size(channels), walk.size(num_classes))
+    else:
+        features = channels * head.pool ** 2
+        walk.live(walk.size(channels), features)  # adaptive average pooling
+        for width in head.hidden:
+            walk.linear(features, width)
+            features = width
+        walk.linear(features, num_classes)
     return Cost(macs=walk.macs, params=walk.params, activations=walk.peak, receptive_field=walk.rf,
                 resolution=resolution, feature_size=feature_size)
 

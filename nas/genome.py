@@ -7,11 +7,12 @@ network are reset, so two genomes that build the same network are equal).
 
 Grammar of the string form (``str(genome)`` and :meth:`Genome.parse`)
 --------------------------------------------------------------------
-A genome string is a sequence of *groups* separated by spaces. Each group is a kind followed by
-tokens, joined by ``_``; a token is a key and its value written together (``k3``, ``c24``), except
-activations, which are written by name (``relu6``). Tokens may come in any order; ``str`` writes them
-in the order below and leaves out those equal to their default. ``*N`` after a group repeats it N times
-(identical consecutive blocks are written that way).
+A genome string is a sequence of *groups* separated by spaces: an optional ``net`` group, the blocks
+in order, and the ``head`` group. Each group is a kind followed by tokens, joined by ``_``; a token is
+a key and its value written together (``k3``, ``c24``), a flag (``sep``), or a name (activations such
+as ``relu6``, pooling modes). Tokens may come in any order; ``str`` writes them in the order below and
+leaves out those equal to their default. ``*N`` after a block group repeats it N times (identical
+consecutive blocks are written that way).
 
 ``net_...`` (first group, optional) -- settings of the whole network:
     ``bn``            batch normalisation (default); ``eps<float>`` (default 1e-05) and
@@ -20,48 +21,76 @@ in the order below and leaves out those equal to their default. ``*N`` after a g
     ``ln``            layer normalisation (over channels, height and width: GroupNorm with 1 group).
     ``in``            instance normalisation (per channel: GroupNorm with one group per channel).
     ``nonorm``        no normalisation; convolutions then carry a bias.
-    ``sd<float>``     stochastic depth: the residual branch of inverted-residual block i of n
-                      (counted from 0) is dropped with probability ``sd * i / n`` in training
-                      (EfficientNet's rule). Default 0.
+    ``sd<float>``     stochastic depth: the residual branch of residual block i of n (blocks
+                      ``ir``, ``res`` and ``bot``, counted from 0) is dropped with probability
+                      ``sd * i / n`` in training (EfficientNet's rule). Default 0.
 
-``conv_...`` -- convolution, normalisation, activation (a stem, or a plain layer):
+Keys shared by the blocks that convolve (``conv ds ir res bot shuffle``):
     ``c<int>``        output channels (required).
-    ``k<int>``        kernel size (default 3). ``sep`` makes it spatially separable: a k×1
+    ``k<int>``        kernel size (default 3); ``sep`` makes it spatially separable: a k×1
                       convolution followed by a 1×k one.
     ``s<int>``        stride (default 1).        ``d<int>``  dilation (default 1).
-    ``g<int>``        groups (default 1); groups equal to the channels make it depthwise.
-    activation name   (default ``relu``).
+    activation name   (default ``relu``), one of ``relu relu6 hardswish silu gelu sigmoid tanh none``.
+    Padding is "same" (``(k - 1) // 2 * d``) unless said otherwise.
 
-``ds_...`` -- depthwise-separable convolution (MobileNetV1): a depthwise k×k convolution, norm and
-activation, then a pointwise 1×1 convolution, norm and activation. Keys: ``c k s d sep``, activation.
+``conv_...`` -- convolution, normalisation, activation (a stem, a plain layer; VGG, AlexNet, LeNet):
+    ``g<int>``        groups (default 1); groups equal to the channels make it depthwise.
+    ``shuf``          channel shuffle after the layer, across its groups (ShuffleNetV1).
+    ``p<int>``        explicit padding (AlexNet's 11×11 uses ``p2``, LeNet's 5×5 ``p0``).
+    ``bias``          a bias even before a normalisation (torchvision's VGG with batch norm).
+
+``ds_...`` -- depthwise-separable convolution (MobileNetV1): depthwise k×k conv, norm, activation,
+then pointwise 1×1 conv, norm, activation.
 
 ``ir_...`` -- inverted residual / MBConv (MobileNetV2, MnasNet, MobileNetV3, EfficientNet): a 1×1
 expansion to ``x`` channels (left out when ``x`` equals the input channels), a depthwise k×k
 convolution, optional squeeze-and-excitation, and a linear 1×1 projection to ``c`` channels; the input
-is added back when stride is 1 and input and output channels agree. Keys:
-    ``c<int>``        output channels (required).   ``x<int>``  expanded channels (required).
-    ``k s d sep``     of the depthwise convolution, as for ``conv``.
-    activation name   after the expansion and the depthwise convolution (default ``relu``).
+is added back when the stride is 1 and input and output channels agree.
+    ``x<int>``        expanded channels (required).
     ``se<int>``       squeeze-and-excitation with that many squeezed channels; written
                       ``se<int>.<act>.<gate>`` when its activation is not ``relu`` or its gate not
                       ``sigmoid`` (for example ``se24.relu.hardsigmoid`` in MobileNetV3).
 
+``res_...`` -- basic residual block (ResNet-18/34): two k×k convolutions (the first strided), the
+shortcut added, then the activation. The shortcut is the identity when the stride is 1 and the
+channels agree, else a strided 1×1 convolution with norm; ``proj`` forces the projection.
+``se<int>`` adds squeeze-and-excitation before the addition.
+
+``bot_...`` -- bottleneck residual block (ResNet-50, ResNeXt, Wide ResNet): 1×1 conv to ``w``
+channels, k×k conv (strided, ``g`` groups), 1×1 conv to ``c`` channels, shortcut as for ``res``.
+    ``w<int>``        bottleneck width (required).   ``g<int>``  groups of the k×k conv (default 1).
+    ``proj``, ``se<int>`` as for ``res``.
+
+``shuffle_...`` -- ShuffleNetV2 unit: with stride 1 the channels are split in two halves, one passes
+and the other goes through 1×1 conv, depthwise k×k conv, 1×1 conv; with stride 2 both branches see
+the whole input (one depthwise k×k + 1×1, the other as above). The halves are concatenated and
+shuffled. ``c`` must be even; with stride 1 it must equal the input channels.
+
+``fire_...`` -- Fire module (SqueezeNet): 1×1 squeeze, then parallel 1×1 and 3×3 expansions,
+concatenated (``c`` is their sum, not written):
+    ``sq<int>``       squeeze channels (required).
+    ``e<int>``        channels of each expansion, or ``e<int>.<int>`` for 1×1 and 3×3 apart (required).
+    activation name.
+
+``pool_...`` -- pooling: ``max`` or ``avg`` (required), ``k<int>`` window (default 2), ``s<int>``
+stride (default: the window), ``p<int>`` padding (default 0), ``ceil`` to round the output size up.
+
 ``head_...`` (last group, required) -- the classifier: an optional 1×1 convolution (with norm and
-activation) to a wide feature, global average pooling, an optional hidden linear layer, dropout, and
-the final linear classifier (its width is ``num_classes``, chosen when building):
+activation) to a wide feature, adaptive average pooling, hidden linear layers, dropout, and the final
+classifier (its width is ``num_classes``, chosen when building):
     ``c<int>``        width of the 1×1 convolution (default 0: none).
     activation name   of that convolution (default ``relu``; none without it).
-    ``h<int>``        width of the hidden linear layer (default 0: none); ``h<int>.<act>`` gives its
-                      activation (default: the head's activation).
-    ``d<float>``      dropout before the classifier (default 0).
-
-Activations: ``relu relu6 hardswish silu gelu sigmoid tanh none``. Gates (squeeze-and-excitation):
-``sigmoid hardsigmoid``.
+    ``p<int>``        side of the pooled map (default 1: global pooling; VGG uses 7, AlexNet 6).
+    ``h<int>``        a hidden linear layer, once per layer; ``h<int>.<act>`` gives their activation
+                      (default: the head's activation).
+    ``d<float>``      dropout (default 0): after every hidden layer and before the classifier;
+                      ``dfirst`` puts it before every hidden layer instead (AlexNet's order).
+    ``convcls``       SqueezeNet's classifier instead: dropout, a 1×1 convolution to the classes,
+                      ReLU, global pooling (no hidden layers, ``p1``).
 
 Example (MobileNetV2, abridged)::
 
-    net_bn conv_k3_s2_c32_relu6 ir_c16_x32_relu6 ir_s2_c24_x96_relu6 ir_c24_x144_relu6 ...
-    head_c1280_relu6_d0.2
+    conv_s2_c32_relu6 ir_c16_x32_relu6 ir_s2_c24_x96_relu6 ir_c24_x144_relu6 ... head_c1280_relu6_d0.2
 """
 
 from __future__ import annotations
@@ -77,21 +106,28 @@ __all__ = [
     "ACTIVATIONS",
     "GATES",
     "NORMS",
+    "POOLS",
+    "Bottleneck",
     "Conv",
     "DepthwiseSeparable",
-    "InvertedResidual",
-    "SqueezeExcite",
-    "Head",
-    "Norm",
+    "Fire",
     "Genome",
+    "Head",
+    "InvertedResidual",
+    "Norm",
+    "Pool",
+    "Residual",
+    "ShuffleUnit",
+    "SqueezeExcite",
     "Block",
-    "make_divisible",
     "as_genome",
+    "make_divisible",
 ]
 
 ACTIVATIONS = ("relu", "relu6", "hardswish", "silu", "gelu", "sigmoid", "tanh", "none")
 GATES = ("sigmoid", "hardsigmoid")
 NORMS = ("batch", "group", "layer", "instance", "none")
+POOLS = ("max", "avg")
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -118,6 +154,11 @@ def _check_int(owner: str, name: str, value: Any, *, minimum: int = 1) -> None:
         raise ValueError(f"{owner}.{name}={value} must be >= {minimum}")
 
 
+def _check_bool(owner: str, name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{owner}.{name} must be a bool, got {value!r}")
+
+
 def _check_float(owner: str, name: str, value: Any, *, low: float, high: float, high_open: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{owner}.{name} must be a float, got {value!r} ({type(value).__name__})")
@@ -131,6 +172,10 @@ def _check_float(owner: str, name: str, value: Any, *, low: float, high: float, 
 def _check_choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{owner}.{name}={value!r} is not one of {', '.join(choices)}")
+
+
+def _set(obj: Any, name: str, value: Any) -> None:
+    object.__setattr__(obj, name, value)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,20 +209,24 @@ class _Spatial:
     act: str = "relu"
 
     kind: ClassVar[str] = ""
+    residual: ClassVar[bool] = False  # counted for stochastic depth
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        _check_int(owner, "out", self.out)
-        _check_int(owner, "kernel", self.kernel)
-        _check_int(owner, "stride", self.stride)
-        _check_int(owner, "dilation", self.dilation)
-        if not isinstance(self.separable, bool):
-            raise TypeError(f"{owner}.separable must be a bool, got {self.separable!r}")
+        for name in ("out", "kernel", "stride", "dilation"):
+            _check_int(owner, name, getattr(self, name))
+        _check_bool(owner, "separable", self.separable)
         _check_choice(owner, "act", self.act, ACTIVATIONS)
         if self.kernel == 1:
             # a 1×1 kernel has nothing to separate or dilate: keep one encoding of that network
-            object.__setattr__(self, "separable", False)
-            object.__setattr__(self, "dilation", 1)
+            _set(self, "separable", False)
+            _set(self, "dilation", 1)
+        se = getattr(self, "se", None)
+        if se is not None and not isinstance(se, SqueezeExcite):
+            raise TypeError(f"{owner}.se must be a SqueezeExcite or None, got {se!r}")
+
+    def out_channels(self, in_channels: int) -> int:
+        return self.out
 
 
 @dataclass(frozen=True)
@@ -185,11 +234,21 @@ class Conv(_Spatial):
     """Convolution, normalisation, activation (``torchvision.ops.Conv2dNormActivation``)."""
 
     groups: int = 1
+    shuffle: bool = False
+    padding: int | None = None
+    bias: bool = False
     kind: ClassVar[str] = "conv"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_int("Conv", "groups", self.groups)
+        _check_bool("Conv", "shuffle", self.shuffle)
+        _check_bool("Conv", "bias", self.bias)
+        if self.padding is None:
+            _set(self, "padding", (self.kernel - 1) // 2 * self.dilation)
+        _check_int("Conv", "padding", self.padding, minimum=0)
+        if self.groups == 1:
+            _set(self, "shuffle", False)  # nothing to shuffle across
 
 
 @dataclass(frozen=True)
@@ -208,43 +267,155 @@ class InvertedResidual(_Spatial):
     expanded: int = 0
     se: SqueezeExcite | None = None
     kind: ClassVar[str] = "ir"
+    residual: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_int("InvertedResidual", "expanded", self.expanded)
-        if self.se is not None and not isinstance(self.se, SqueezeExcite):
-            raise TypeError(f"InvertedResidual.se must be a SqueezeExcite or None, got {self.se!r}")
 
 
-Block = Union[Conv, DepthwiseSeparable, InvertedResidual]
-BLOCK_TYPES: dict[str, type] = {cls.kind: cls for cls in (Conv, DepthwiseSeparable, InvertedResidual)}
+@dataclass(frozen=True)
+class Residual(_Spatial):
+    """Basic residual block, two k×k convolutions (ResNet, He et al., 2016)."""
+
+    se: SqueezeExcite | None = None
+    project: bool = False
+    kind: ClassVar[str] = "res"
+    residual: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_bool(type(self).__name__, "project", self.project)
+
+
+@dataclass(frozen=True)
+class Bottleneck(Residual):
+    """Bottleneck residual block, 1×1 - k×k (grouped) - 1×1 (ResNet-50, He et al., 2016; ResNeXt, Xie
+    et al., 2017; Wide ResNet, Zagoruyko & Komodakis, 2016)."""
+
+    width: int = 0
+    groups: int = 1
+    kind: ClassVar[str] = "bot"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_int("Bottleneck", "width", self.width)
+        _check_int("Bottleneck", "groups", self.groups)
+        if self.width % self.groups:
+            raise ValueError(f"Bottleneck.groups={self.groups} must divide width={self.width}")
+
+
+@dataclass(frozen=True)
+class ShuffleUnit(_Spatial):
+    """ShuffleNetV2 unit: channel split, two branches, concatenation, channel shuffle (Ma et al., 2018)."""
+
+    kind: ClassVar[str] = "shuffle"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.out % 2:
+            raise ValueError(f"ShuffleUnit.out={self.out} must be even (two halves)")
+
+
+@dataclass(frozen=True)
+class Fire:
+    """Fire module: 1×1 squeeze, parallel 1×1 and 3×3 expansions, concatenated (SqueezeNet,
+    Iandola et al., 2016)."""
+
+    squeeze: int
+    expand1: int
+    expand3: int
+    act: str = "relu"
+    kind: ClassVar[str] = "fire"
+    residual: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        for name in ("squeeze", "expand1", "expand3"):
+            _check_int("Fire", name, getattr(self, name))
+        _check_choice("Fire", "act", self.act, ACTIVATIONS)
+
+    @property
+    def out(self) -> int:
+        return self.expand1 + self.expand3
+
+    def out_channels(self, in_channels: int) -> int:
+        return self.out
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Max or average pooling over ``kernel``×``kernel`` windows (``stride`` 0 means the window)."""
+
+    mode: str
+    kernel: int = 2
+    stride: int = 0
+    padding: int = 0
+    ceil: bool = False
+    kind: ClassVar[str] = "pool"
+    residual: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        _check_choice("Pool", "mode", self.mode, POOLS)
+        _check_int("Pool", "kernel", self.kernel)
+        if self.stride == 0:
+            _set(self, "stride", self.kernel)
+        _check_int("Pool", "stride", self.stride)
+        _check_int("Pool", "padding", self.padding, minimum=0)
+        _check_bool("Pool", "ceil", self.ceil)
+        if self.padding > self.kernel // 2:
+            raise ValueError(f"Pool.padding={self.padding} must be at most half the kernel ({self.kernel})")
+
+    def out_channels(self, in_channels: int) -> int:
+        return in_channels
+
+
+Block = Union[Conv, DepthwiseSeparable, InvertedResidual, Residual, Bottleneck, ShuffleUnit, Fire, Pool]
+BLOCK_TYPES: dict[str, type] = {cls.kind: cls for cls in (Conv, DepthwiseSeparable, InvertedResidual, Residual,
+                                                          Bottleneck, ShuffleUnit, Fire, Pool)}
 
 
 @dataclass(frozen=True)
 class Head:
-    """Classifier head: optional 1×1 conv to ``width`` (norm, ``act``), global average pooling,
-    optional hidden linear layer of ``hidden`` units (``hidden_act``), dropout, linear classifier."""
+    """Classifier head: optional 1×1 conv to ``width`` (norm, ``act``), adaptive average pooling to
+    ``pool``×``pool``, ``hidden`` linear layers (``hidden_act``), dropout, linear classifier; or, with
+    ``conv_classifier``, SqueezeNet's dropout, 1×1 conv to the classes, ReLU, global pooling."""
 
     width: int = 0
     act: str = "relu"
-    hidden: int = 0
+    pool: int = 1
+    hidden: tuple[int, ...] = ()
     hidden_act: str = ""
     dropout: float = 0.0
+    dropout_first: bool = False
+    conv_classifier: bool = False
 
     def __post_init__(self) -> None:
+        hidden = self.hidden
+        if isinstance(hidden, int) and not isinstance(hidden, bool):
+            hidden = (hidden,) if hidden else ()  # Head(hidden=1280) reads as one hidden layer
+        if isinstance(hidden, list):
+            hidden = tuple(hidden)
+        if not isinstance(hidden, tuple):
+            raise TypeError(f"Head.hidden must be a tuple of ints, got {self.hidden!r}")
+        for width in hidden:
+            _check_int("Head", "hidden", width)
         _check_int("Head", "width", self.width, minimum=0)
-        _check_int("Head", "hidden", self.hidden, minimum=0)
+        _check_int("Head", "pool", self.pool)
         _check_choice("Head", "act", self.act, ACTIVATIONS)
         hidden_act = self.hidden_act or self.act
         _check_choice("Head", "hidden_act", hidden_act, ACTIVATIONS)
         dropout = _check_float("Head", "dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        _check_bool("Head", "dropout_first", self.dropout_first)
+        _check_bool("Head", "conv_classifier", self.conv_classifier)
+        if self.conv_classifier and (hidden or self.pool != 1):
+            raise ValueError("Head.conv_classifier (SqueezeNet's) takes no hidden layers and pool=1, got "
+                             f"hidden={hidden}, pool={self.pool}")
         # canonical form: genes that cannot change the network take their defaults
-        act = self.act if self.width else "relu"
-        if not self.hidden:
-            hidden_act = "relu"
-        object.__setattr__(self, "act", act)
-        object.__setattr__(self, "hidden_act", hidden_act)
-        object.__setattr__(self, "dropout", dropout)
+        _set(self, "hidden", hidden)
+        _set(self, "act", self.act if self.width else "relu")
+        _set(self, "hidden_act", hidden_act if hidden else "relu")
+        _set(self, "dropout", dropout)
+        _set(self, "dropout_first", self.dropout_first and bool(hidden) and dropout > 0)
 
 
 @dataclass(frozen=True)
@@ -268,14 +439,14 @@ class Norm:
         elif self.groups:
             raise ValueError(f"Norm.groups={self.groups} only applies to kind='group', not {self.kind!r}")
         if self.kind == "group" and self.groups == 1:
-            object.__setattr__(self, "kind", "layer")  # GroupNorm with one group is layer norm
-            object.__setattr__(self, "groups", 0)
+            _set(self, "kind", "layer")  # GroupNorm with one group is layer norm
+            _set(self, "groups", 0)
         if self.kind != "batch":
             momentum = 0.1
         if self.kind == "none":
             eps = 1e-5
-        object.__setattr__(self, "eps", eps)
-        object.__setattr__(self, "momentum", momentum)
+        _set(self, "eps", eps)
+        _set(self, "momentum", momentum)
 
 
 @dataclass(frozen=True)
@@ -305,41 +476,53 @@ class Genome:
         for i, block in enumerate(blocks):
             if type(block) not in BLOCK_TYPES.values():
                 raise TypeError(f"Genome.blocks[{i}] must be one of {', '.join(BLOCK_TYPES)}, got {block!r}")
+        if all(isinstance(b, Pool) for b in blocks):
+            raise ValueError("Genome.blocks holds only pooling: a network needs at least one block that convolves")
         if not isinstance(self.head, Head):
             raise TypeError(f"Genome.head must be a Head, got {self.head!r}")
         if not isinstance(self.norm, Norm):
             raise TypeError(f"Genome.norm must be a Norm, got {self.norm!r}")
+        if self.norm.kind == "none":  # every convolution has a bias then: the flag says nothing
+            blocks = tuple(dataclasses.replace(b, bias=False) if isinstance(b, Conv) and b.bias else b
+                           for b in blocks)
         drop_path = _check_float("Genome", "drop_path", self.drop_path, low=0.0, high=1.0, high_open=True)
         if not _drops_paths(blocks):
             drop_path = 0.0  # no residual branch it could drop: the rate cannot change the network
-        object.__setattr__(self, "blocks", blocks)
-        object.__setattr__(self, "drop_path", drop_path)
+        _set(self, "blocks", blocks)
+        _set(self, "drop_path", drop_path)
 
     def channels(self, in_channels: int = 3) -> tuple[int, ...]:
         """The input channels of each block for an image with ``in_channels`` channels, after checking
-        what only the channel flow can tell: groups that divide the channels, group-norm groups."""
+        what only the channel flow can tell: groups that divide the channels, group-norm groups,
+        ShuffleNet halves."""
         _check_int("build/count argument", "in_channels", in_channels)
         result = []
         for i, block in enumerate(self.blocks):
             result.append(in_channels)
-            normed = [block.out]
-            if isinstance(block, Conv) and (in_channels % block.groups or block.out % block.groups):
-                raise ValueError(f"block {i} ({_format_block(block)}): groups={block.groups} must divide "
-                                 f"in_channels={in_channels} and out_channels={block.out}")
-            if isinstance(block, DepthwiseSeparable):
-                normed.append(in_channels)
-            if isinstance(block, InvertedResidual):
-                normed.append(block.expanded)
+            where = f"block {i} ({_format_block(block)})"
+            out = block.out_channels(in_channels)
+            if isinstance(block, Conv) and (in_channels % block.groups or out % block.groups):
+                raise ValueError(f"{where}: groups={block.groups} must divide in_channels={in_channels} and "
+                                 f"out_channels={out}")
+            if isinstance(block, ShuffleUnit) and block.stride == 1 and in_channels != out:
+                raise ValueError(f"{where}: a stride-1 ShuffleNet unit keeps its channels, but gets "
+                                 f"{in_channels} and gives {out}; use stride 2 to change them")
             if self.norm.kind == "group":
-                for channels in normed:
+                for channels in _normalised(block, in_channels):
                     if channels % self.norm.groups:
-                        raise ValueError(f"block {i} ({_format_block(block)}): group norm with "
-                                         f"groups={self.norm.groups} must divide its {channels} channels")
-            in_channels = block.out
+                        raise ValueError(f"{where}: group norm with groups={self.norm.groups} must divide its "
+                                         f"{channels} channels")
+            in_channels = out
         if self.norm.kind == "group" and self.head.width % self.norm.groups:
             raise ValueError(f"head: group norm with groups={self.norm.groups} must divide its "
                              f"{self.head.width} channels")
         return tuple(result)
+
+    def out_channels(self, in_channels: int = 3) -> int:
+        """Channels of the last feature map (before the head)."""
+        for block in self.blocks:
+            in_channels = block.out_channels(in_channels)
+        return in_channels
 
     # -- string form ---------------------------------------------------------------------------
 
@@ -368,16 +551,14 @@ class Genome:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_dict` inverts it."""
-        blocks = []
-        for block in self.blocks:
-            entry = {"type": block.kind, **dataclasses.asdict(block)}
-            blocks.append(entry)
+        head = dataclasses.asdict(self.head)
+        head["hidden"] = list(head["hidden"])
         return {
             "format": "nas.genome/1",
             "norm": dataclasses.asdict(self.norm),
             "drop_path": self.drop_path,
-            "blocks": blocks,
-            "head": dataclasses.asdict(self.head),
+            "blocks": [{"type": block.kind, **dataclasses.asdict(block)} for block in self.blocks],
+            "head": head,
         }
 
     @classmethod
@@ -395,12 +576,9 @@ class Genome:
             if entry.get("se") is not None:
                 entry["se"] = SqueezeExcite(**entry["se"])
             blocks.append(BLOCK_TYPES[kind](**entry))
-        return cls(
-            blocks=tuple(blocks),
-            head=Head(**data["head"]),
-            norm=Norm(**data["norm"]),
-            drop_path=data["drop_path"],
-        )
+        head = dict(data["head"])
+        head["hidden"] = tuple(head.get("hidden", ()))
+        return cls(blocks=tuple(blocks), head=Head(**head), norm=Norm(**data["norm"]), drop_path=data["drop_path"])
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -419,20 +597,57 @@ def as_genome(genome: Genome | str) -> Genome:
     return genome
 
 
+def _normalised(block: Block, in_channels: int) -> list[int]:
+    """Channel counts of the feature maps a block normalises."""
+    if isinstance(block, Pool):
+        return []
+    if isinstance(block, Fire):
+        return [block.squeeze, block.expand1, block.expand3]
+    extra = {DepthwiseSeparable: [in_channels], InvertedResidual: [getattr(block, "expanded", 0)],
+             Bottleneck: [getattr(block, "width", 0)], ShuffleUnit: [in_channels, block.out // 2]}
+    return [block.out] + extra.get(type(block), [])
+
+
 def _drops_paths(blocks: tuple[Block, ...]) -> bool:
-    """Whether stochastic depth can act: some inverted-residual block after the first (the first gets
-    rate 0) has a residual branch (stride 1, same channels in and out)."""
+    """Whether stochastic depth can act: some residual block after the first (the first gets rate 0)
+    has a residual branch (``res`` and ``bot`` always; ``ir`` with stride 1 and the same channels in
+    and out, where the input channels are known from the genome)."""
     seen_first = False
-    for previous, block in zip((None, *blocks), blocks):
-        if isinstance(block, InvertedResidual):
-            if seen_first and block.stride == 1 and previous.out == block.out:
+    channels: int | None = None  # unknown until a block fixes them
+    for block in blocks:
+        if block.residual:
+            if seen_first and (not isinstance(block, InvertedResidual) or
+                               (block.stride == 1 and channels in (None, block.out))):
                 return True
             seen_first = True
+        if not isinstance(block, Pool):
+            channels = block.out
     return False
 
 
 # ----------------------------------------------------------------------------------------------
-# formatting
+# the token table: (key, field) in the order str() writes them. Keys are letters and take an int,
+# except flags (FLAGS) and the special keys handled by name ("se", "e").
+
+_TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
+    Conv: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("p", "padding"),
+           ("g", "groups"), ("shuf", "shuffle"), ("c", "out"), ("bias", "bias")),
+    DepthwiseSeparable: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
+    InvertedResidual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
+                       ("x", "expanded"), ("se", "se")),
+    Residual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
+               ("se", "se"), ("proj", "project")),
+    Bottleneck: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("w", "width"),
+                 ("g", "groups"), ("c", "out"), ("se", "se"), ("proj", "project")),
+    ShuffleUnit: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
+    Fire: (("sq", "squeeze"), ("e", "expand")),
+    Pool: (("k", "kernel"), ("s", "stride"), ("p", "padding"), ("ceil", "ceil")),
+}
+_FLAGS = {"sep", "shuf", "bias", "proj", "ceil"}
+_REQUIRED: dict[type, tuple[str, ...]] = {
+    Conv: ("out",), DepthwiseSeparable: ("out",), InvertedResidual: ("out", "expanded"), Residual: ("out",),
+    Bottleneck: ("out", "width"), ShuffleUnit: ("out",), Fire: ("squeeze", "expand"), Pool: ("mode",),
+}
 
 
 def _num(value: float) -> str:
@@ -454,25 +669,30 @@ def _format_net(genome: Genome) -> str:
 
 
 def _format_block(block: Block) -> str:
-    tokens = [block.kind]
-    if block.kernel != 3:
-        tokens.append(f"k{block.kernel}")
-    if block.separable:
-        tokens.append("sep")
-    if block.stride != 1:
-        tokens.append(f"s{block.stride}")
-    if block.dilation != 1:
-        tokens.append(f"d{block.dilation}")
-    if isinstance(block, Conv) and block.groups != 1:
-        tokens.append(f"g{block.groups}")
-    tokens.append(f"c{block.out}")
-    if isinstance(block, InvertedResidual):
-        tokens.append(f"x{block.expanded}")
-        if block.se is not None:
-            se = block.se
-            extra = "" if (se.act, se.gate) == ("relu", "sigmoid") else f".{se.act}.{se.gate}"
-            tokens.append(f"se{se.channels}{extra}")
-    tokens.append(block.act)
+    tokens = [block.kind] + ([block.mode] if isinstance(block, Pool) else [])
+    kernel = getattr(block, "kernel", 3)
+    if isinstance(block, Pool):
+        defaults = {"kernel": 2, "stride": kernel, "padding": 0}
+    else:
+        defaults = {"kernel": 3, "stride": 1, "dilation": 1, "groups": 1,
+                    "padding": (kernel - 1) // 2 * getattr(block, "dilation", 1)}
+    for key, name in _TOKENS[type(block)]:
+        if name == "expand":
+            tokens.append(f"e{block.expand1}" if block.expand1 == block.expand3 else
+                          f"e{block.expand1}.{block.expand3}")
+            continue
+        value = getattr(block, name)
+        if key in _FLAGS:
+            if value:
+                tokens.append(key)
+        elif name == "se":
+            if value is not None:
+                extra = "" if (value.act, value.gate) == ("relu", "sigmoid") else f".{value.act}.{value.gate}"
+                tokens.append(f"se{value.channels}{extra}")
+        elif name in _REQUIRED[type(block)] or value != defaults[name]:
+            tokens.append(f"{key}{value}")
+    if not isinstance(block, Pool):
+        tokens.append(block.act)
     return "_".join(tokens)
 
 
@@ -480,10 +700,16 @@ def _format_head(head: Head) -> str:
     tokens = ["head"]
     if head.width:
         tokens += [f"c{head.width}", head.act]
-    if head.hidden:
-        tokens.append(f"h{head.hidden}" + ("" if head.hidden_act == head.act else f".{head.hidden_act}"))
+    if head.pool != 1:
+        tokens.append(f"p{head.pool}")
+    suffix = "" if head.hidden_act == head.act else f".{head.hidden_act}"
+    tokens += [f"h{width}{suffix}" for width in head.hidden]
+    if head.dropout_first:
+        tokens.append("dfirst")
     if head.dropout:
         tokens.append(f"d{_num(head.dropout)}")
+    if head.conv_classifier:
+        tokens.append("convcls")
     return "_".join(tokens)
 
 
@@ -518,6 +744,17 @@ class _Parser:
         except (TypeError, ValueError) as exc:
             raise self.error(token, str(exc)) from None
 
+    @staticmethod
+    def key_value(token: str) -> tuple[str, str]:
+        match = _KEY.fullmatch(token)
+        return (match.group(1), match.group(2)) if match else ("", token)
+
+    def tokens(self, body: str) -> list[str]:
+        tokens = body.split("_")[1:]
+        if any(not t for t in tokens):
+            raise self.error(body, "empty token (doubled or trailing '_')")
+        return tokens
+
     def parse(self) -> Genome:
         groups = self.text.split()
         if not groups:
@@ -544,7 +781,7 @@ class _Parser:
                     raise self.error(group, "the head group cannot be repeated")
                 head = self.head(body)
             elif kind in BLOCK_TYPES:
-                blocks.extend([self.block(body, kind)] * times)
+                blocks.extend([self.block(body, BLOCK_TYPES[kind])] * times)
             else:
                 known = ", ".join(["net", *BLOCK_TYPES, "head"])
                 raise self.error(group, f"unknown group kind {kind!r}; known kinds: {known}")
@@ -552,13 +789,7 @@ class _Parser:
             raise ValueError(f"genome string {self.text!r} has no head group (for example 'head_c1280_d0.2')")
         if not blocks:
             raise ValueError(f"genome string {self.text!r} has no blocks before the head")
-        return Genome(blocks=tuple(blocks), head=head, **net)
-
-    def tokens(self, body: str) -> list[str]:
-        tokens = body.split("_")[1:]
-        if any(not t for t in tokens):
-            raise self.error(body, "empty token (doubled or trailing '_')")
-        return tokens
+        return self.build(self.text, Genome, blocks=tuple(blocks), head=head, **net)
 
     def net(self, body: str) -> dict[str, Any]:
         names = {"bn": "batch", "gn": "group", "ln": "layer", "in": "instance", "nonorm": "none"}
@@ -589,36 +820,38 @@ class _Parser:
                                         "eps<float>, m<float>, sd<float>")
         return {"norm": self.build(body, Norm, **norm), "drop_path": drop_path}
 
-    def block(self, body: str, kind: str) -> Block:
-        cls = BLOCK_TYPES[kind]
-        keys = {"k": "kernel", "s": "stride", "d": "dilation", "c": "out"}
-        if cls is Conv:
-            keys["g"] = "groups"
-        if cls is InvertedResidual:
-            keys["x"] = "expanded"
+    def block(self, body: str, cls: type) -> Block:
+        keys = dict(_TOKENS[cls])
         kwargs: dict[str, Any] = {}
         for token in self.tokens(body):
-            name, value = self.key_value(token)
-            if token in ACTIVATIONS:
-                field_name, parsed = "act", token
-            elif token == "sep":
-                field_name, parsed = "separable", True
-            elif name == "se" and cls is InvertedResidual:
-                field_name, parsed = "se", self.squeeze_excite(token, value)
-            elif name in keys:
-                field_name, parsed = keys[name], self.integer(token, value)
+            key, value = self.key_value(token)
+            if token in ACTIVATIONS and cls is not Pool:
+                name, parsed = "act", token
+            elif token in POOLS and cls is Pool:
+                name, parsed = "mode", token
+            elif token in _FLAGS and token in keys:
+                name, parsed = keys[token], True
+            elif key == "se" and "se" in keys:
+                name, parsed = "se", self.squeeze_excite(token, value)
+            elif key == "e" and cls is Fire:
+                first, _, second = value.partition(".")
+                name, parsed = "expand", (self.integer(token, first), self.integer(token, second or first))
+            elif key in keys and key not in _FLAGS:
+                name, parsed = keys[key], self.integer(token, value)
             else:
-                known = ", ".join([f"{k}<int>" for k in keys] + ["sep"] +
-                                  (["se<int>[.act.gate]"] if cls is InvertedResidual else []) +
-                                  ["an activation (" + " ".join(ACTIVATIONS) + ")"])
-                raise self.error(token, f"unknown token for a {kind} block; known: {known}")
-            if field_name in kwargs:
+                known = [f"{k}<int>" if k not in _FLAGS else k for k in keys]
+                known += ["max or avg"] if cls is Pool else ["an activation (" + " ".join(ACTIVATIONS) + ")"]
+                raise self.error(token, f"unknown token for a {cls.kind} block; known: {', '.join(known)}")
+            if name in kwargs:
                 raise self.error(token, "given twice")
-            kwargs[field_name] = parsed
-        for required in ("out",) + (("expanded",) if cls is InvertedResidual else ()):
+            kwargs[name] = parsed
+        for required in _REQUIRED[cls]:
             if required not in kwargs:
-                key = {v: k for k, v in keys.items()}[required]
-                raise self.error(body, f"a {kind} block needs '{key}<int>' ({required})")
+                key = {v: k for k, v in keys.items()}.get(required)
+                what = "'max' or 'avg'" if required == "mode" else f"'{key}<int>' ({required})"
+                raise self.error(body, f"a {cls.kind} block needs {what}")
+        if "expand" in kwargs:
+            kwargs["expand1"], kwargs["expand3"] = kwargs.pop("expand")
         return self.build(body, cls, **kwargs)
 
     def squeeze_excite(self, token: str, value: str) -> SqueezeExcite:
@@ -632,32 +865,33 @@ class _Parser:
 
     def head(self, body: str) -> Head:
         kwargs: dict[str, Any] = {}
+        hidden: list[int] = []
         for token in self.tokens(body):
-            name, value = self.key_value(token)
+            key, value = self.key_value(token)
             if token in ACTIVATIONS:
-                field_name, parsed = "act", token
-            elif name == "c":
-                field_name, parsed = "width", self.integer(token, value)
-            elif name == "h":
+                name, parsed = "act", token
+            elif token in ("dfirst", "convcls"):
+                name, parsed = {"dfirst": "dropout_first", "convcls": "conv_classifier"}[token], True
+            elif key == "c":
+                name, parsed = "width", self.integer(token, value)
+            elif key == "p":
+                name, parsed = "pool", self.integer(token, value)
+            elif key == "h":
                 width, _, act = value.partition(".")
+                hidden.append(self.integer(token, width))
                 if act:
-                    if "hidden_act" in kwargs:
-                        raise self.error(token, "given twice")
-                    kwargs["hidden_act"] = act
-                field_name, parsed = "hidden", self.integer(token, width)
-            elif name == "d":
-                field_name, parsed = "dropout", self.number(token, value)
+                    if kwargs.setdefault("hidden_act", act) != act:
+                        raise self.error(token, f"hidden layers share one activation, got {kwargs['hidden_act']!r} "
+                                                f"and {act!r}")
+                continue
+            elif key == "d":
+                name, parsed = "dropout", self.number(token, value)
             else:
-                raise self.error(token, "unknown token for the head; known: c<int>, h<int>[.act], "
-                                        "d<float>, an activation (" + " ".join(ACTIVATIONS) + ")")
-            if field_name in kwargs:
+                raise self.error(token, "unknown token for the head; known: c<int>, p<int>, h<int>[.act], "
+                                        "d<float>, dfirst, convcls, an activation (" + " ".join(ACTIVATIONS) + ")")
+            if name in kwargs:
                 raise self.error(token, "given twice")
-            kwargs[field_name] = parsed
+            kwargs[name] = parsed
         if "act" in kwargs and not kwargs.get("width"):
             raise self.error(body, "an activation in the head needs its 1×1 convolution 'c<int>'")
-        return self.build(body, Head, **kwargs)
-
-    @staticmethod
-    def key_value(token: str) -> tuple[str, str]:
-        match = _KEY.fullmatch(token)
-        return (match.group(1), match.group(2)) if match else ("", token)
+        return self.build(body, Head, hidden=tuple(hidden), **kwargs)

@@ -320,7 +320,11 @@ class MobileSpace(Space):
         if genome.head.dropout != self.dropout:
             raise fail("head", f"dropout={genome.head.dropout} (this space fixes it at {self.dropout})")
         put("head_width", genome.head.width, "head")
-        put("head_hidden", genome.head.hidden, "head")
+        head = genome.head
+        if len(head.hidden) > 1 or head.pool != 1 or head.conv_classifier:
+            raise fail("head", "this space's head has at most one hidden layer, global pooling and a linear "
+                               f"classifier, got {head}")
+        put("head_hidden", head.hidden[0] if head.hidden else 0, "head")
         put("head_act", genome.head.act, "head")
         if genome.head.hidden and genome.head.hidden_act != genome.head.act:
             raise fail("head", "the hidden layer's activation must be the head's")

@@ -15,35 +15,63 @@ CHANNELS = (8, 16, 24, 32)
 
 
 def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, ...] = ACTIVATIONS,
-                  norm: nas.Norm | None = None, se: bool = True) -> nas.Genome:
-    """A random valid genome using every block kind, kernel 1/3/5/7, separable kernels, strides,
-    dilations, groups (depthwise included), every norm, activation and gate, and every head option."""
+                  norm: nas.Norm | None = None, se: bool = True, pools: tuple[str, ...] = ("max", "avg"),
+                  kernels: tuple[int, ...] = (1, 3, 5, 7)) -> nas.Genome:
+    """A random valid genome using every block kind and every gene: kernels 1/3/5/7, separable
+    kernels, strides, dilations, paddings, groups (depthwise included), channel shuffle, every norm,
+    activation and gate, residual blocks with and without projection, pooling, and every head option."""
     if norm is None:
         norm = rng.choice([nas.Norm(), nas.Norm(eps=1e-3, momentum=0.01), nas.Norm(kind="group", groups=4),
                            nas.Norm(kind="layer"), nas.Norm(kind="instance"), nas.Norm(kind="none")])
+    kinds = ["conv", "ds", "ir", "res", "bot", "shuffle", "fire"] + (["pool"] if pools else [])  # type: ignore[list-item]
     blocks = []
     channels = 3
     for i in range(rng.randint(1, max_blocks)):
-        kind = "conv" if i == 0 else rng.choice(["conv", "ds", "ir"])
+        kind = "conv" if i == 0 else rng.choice(kinds)
         out = rng.choice(CHANNELS)
-        spatial = dict(kernel=rng.choice([1, 3, 5, 7]), stride=rng.choice([1, 1, 2]), dilation=rng.choice([1, 1, 2]),
+        spatial = dict(kernel=rng.choice(kernels), stride=rng.choice([1, 1, 2]), dilation=rng.choice([1, 1, 2]),
                        separable=rng.random() < 0.3, act=rng.choice(acts))
+        squeeze = None
+        if se and rng.random() < 0.4:
+            squeeze = nas.SqueezeExcite(rng.choice([1, 4, 8]), rng.choice(acts), rng.choice(GATES))
         if kind == "conv":
             groups = 1 if i == 0 else rng.choice([g for g in (1, 2, 4, 8, channels) if channels % g == 0 and out % g == 0])
-            blocks.append(nas.Conv(out=out, groups=groups, **spatial))
+            padding = rng.choice([None, None, 0, spatial["kernel"] // 2])
+            block = nas.Conv(out=out, groups=groups, shuffle=rng.random() < 0.5, padding=padding,
+                             bias=rng.random() < 0.3, **spatial)
         elif kind == "ds":
-            blocks.append(nas.DepthwiseSeparable(out=out, **spatial))
-        else:
+            block = nas.DepthwiseSeparable(out=out, **spatial)
+        elif kind == "ir":
             expanded = rng.choice([channels, channels * 2, channels * 4, 40])
-            squeeze = None
-            if se and rng.random() < 0.5:
-                squeeze = nas.SqueezeExcite(rng.choice([1, 4, 8]), rng.choice(acts), rng.choice(GATES))
             if rng.random() < 0.5:  # make the residual path likely
                 out, spatial["stride"] = channels, 1
-            blocks.append(nas.InvertedResidual(out=out, expanded=expanded, se=squeeze, **spatial))
-        channels = out
-    head = nas.Head(width=rng.choice([0, 16, 64]), act=rng.choice(acts), hidden=rng.choice([0, 24]),
-                    hidden_act=rng.choice(acts), dropout=rng.choice([0.0, 0.2]))
+            block = nas.InvertedResidual(out=out, expanded=expanded, se=squeeze, **spatial)
+        elif kind in ("res", "bot"):
+            if rng.random() < 0.5:
+                out, spatial["stride"] = channels, 1
+            extra = dict(width=rng.choice([8, 16, 32]), groups=rng.choice([1, 2, 8])) if kind == "bot" else {}
+            cls = nas.Bottleneck if kind == "bot" else nas.Residual
+            block = cls(out=out, se=squeeze, project=rng.random() < 0.3, **extra, **spatial)
+        elif kind == "shuffle":
+            if rng.random() < 0.5:
+                out, spatial["stride"] = channels, 1
+            else:
+                spatial["stride"] = 2
+            block = nas.ShuffleUnit(out=out, **spatial)
+        elif kind == "fire":
+            block = nas.Fire(squeeze=rng.choice([4, 8]), expand1=rng.choice([4, 8, 16]), expand3=rng.choice([4, 8, 16]),
+                             act=spatial["act"])
+        else:
+            k = rng.choice([2, 3])
+            block = nas.Pool(mode=rng.choice(pools), kernel=k, stride=rng.choice([1, 2]),
+                             padding=rng.choice([0, k // 2]), ceil=rng.random() < 0.5)
+        blocks.append(block)
+        channels = block.out_channels(channels)
+    conv_classifier = rng.random() < 0.2
+    head = nas.Head(width=rng.choice([0, 16, 64]), act=rng.choice(acts), pool=1 if conv_classifier else rng.choice([1, 1, 2]),
+                    hidden=() if conv_classifier else tuple(rng.choice([(), (24,), (24, 12)])),
+                    hidden_act=rng.choice(acts), dropout=rng.choice([0.0, 0.2]), dropout_first=rng.random() < 0.5,
+                    conv_classifier=conv_classifier)
     return nas.Genome(blocks=tuple(blocks), head=head, norm=norm, drop_path=rng.choice([0.0, 0.1]))
 
 

@@ -11,11 +11,11 @@ import nas
 from tests.conftest import flop_count_macs, n_params, random_genome
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(80))
 def test_random_genomes_build_run_and_count_exactly(seed: int) -> None:
     rng = random.Random(seed)
     genome = random_genome(rng)
-    resolution = rng.choice([16, 24, 33])
+    resolution = max(rng.choice([16, 24, 33]), nas.min_resolution(genome))
     in_channels = rng.choice([1, 3])
     model = nas.build(genome, num_classes=7, in_channels=in_channels).eval()
     x = torch.randn(1, in_channels, resolution, resolution)
@@ -77,13 +77,12 @@ def test_peak_activations_hold_input_and_output_of_each_layer() -> None:
     assert nas.count("conv_s2_c8 head", resolution=8, num_classes=1).activation_bytes == 4 * 320
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(12))
 def test_receptive_field_matches_the_input_gradient(seed: int) -> None:
     # the input pixels that reach the centre output pixel span exactly the receptive field
     rng = random.Random(100 + seed)
-    genome = random_genome(rng, max_blocks=4, acts=("tanh", "silu"), norm=nas.Norm(), se=False)
-    genome = nas.Genome(blocks=tuple(b for b in genome.blocks if b.kernel % 2 or b.kernel == 1) or
-                        (nas.Conv(out=8),), head=genome.head, norm=genome.norm)
+    # smooth activations and no max pooling or squeeze-and-excitation, so that no gradient is cut or spread
+    genome = random_genome(rng, max_blocks=5, acts=("tanh", "silu"), norm=nas.Norm(), se=False, pools=("avg",))
     rf = nas.count(genome, resolution=64).receptive_field
     side = 2 * rf + 33
     model = nas.build(genome).double().eval()

@@ -16,7 +16,7 @@ MOBILE_LIKE = ("net_bn_eps0.001_m0.01_sd0.2 conv_s2_c16_hardswish ir_c16_x16_rel
                "ir_k5_c16_x72_se24.relu.hardsigmoid_hardswish*2 ds_k7_sep_c32_gelu head_c64_relu6_h32.tanh_d0.2")
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(80))
 def test_random_genomes_round_trip_through_string_and_json(seed: int) -> None:
     genome = random_genome(random.Random(seed))
     text = str(genome)
