@@ -65,8 +65,9 @@ def fidelity(quick: bool) -> None:
           f"{'GMACs':>8} {'tv GMACs':>9} {'_ops':>7} {'max|Δlogit|/max':>16} {'exact':>6}")
     for space_name in nas.list_spaces():
         space = nas.get_space(space_name)
-        family = getattr(space, "torchvision_members", None)
-        table = family() if family and not quick else {n: (g, n, {}) for n, g in space.references.items()}
+        table = space.torchvision_members()
+        if quick:
+            table = {name: row for name, row in table.items() if name in space.references}
         for name, (genome, builder, kwargs) in table.items():
             f = torchvision_fidelity(genome, builder, **kwargs)
             meta = "-" if f.meta_params is None else f"{f.meta_params:,}"

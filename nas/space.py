@@ -52,6 +52,16 @@ class Space(abc.ABC):
     def references(self) -> Mapping[str, Genome]:
         """Hand-designed networks of the space, named after torchvision's builders."""
 
+    def torchvision_members(self) -> dict[str, tuple[Genome, str, dict[str, Any]]]:
+        """Networks of the families this space covers that torchvision can build, as
+        ``name: (genome, torchvision builder name, builder kwargs)``; the tests and
+        ``benchmarks/cost.py`` check each is exactly torchvision's. By default, the references named
+        after a torchvision builder; spaces add the other members of their families."""
+        from torchvision.models import list_models
+
+        known = set(list_models())
+        return {name: (genome, name, {}) for name, genome in self.references.items() if name in known}
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

@@ -233,9 +233,8 @@ class MobileSpace(Space):
         return self._references
 
     def torchvision_members(self) -> dict[str, tuple[Genome, str, dict[str, Any]]]:
-        """Networks of the families this space covers, as ``name: (genome, torchvision builder,
-        builder kwargs)``: the references and the other members torchvision can build."""
-        members = {name: (genome, name, {}) for name, genome in self.references.items()}
+        """The references and the other members of their families that torchvision builds."""
+        members = super().torchvision_members()
         for w in (0.5, 0.75, 1.4):
             members[f"mobilenet_v2_w{w}"] = (mobilenet_v2(w), "mobilenet_v2", {"width_mult": w})
         for w in (0.75, 1.25):
