@@ -10,18 +10,18 @@ Conventions:
       **FLOPs = 2 × MACs.**
     * **params** are the learnable parameters, ``sum(p.numel() for p in model.parameters())``.
     * **activations** is the peak number of activation elements alive at once in a batch-1 forward
-      pass: each convolution or linear layer holds its input and its output (normalisation and
-      activation run in place), and a residual block also holds its input until the addition, as
-      does squeeze-and-excitation. Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
+      pass: each convolution, pooling or linear layer holds its input and its output (normalisation
+      and activation run in place); a residual block also holds its input until the addition, as do
+      squeeze-and-excitation and parallel branches until their concatenation (which, like a channel
+      shuffle, writes a new tensor). Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
     * **receptive_field** is the side, in input pixels, of the region one pixel of the last feature
-      map sees through the convolutions (global pooling, in the head or in squeeze-and-excitation,
-      is left out: it would make every receptive field the whole image).
+      map sees through the convolutions and pooling windows (global pooling, in the head or in
+      squeeze-and-excitation, is left out: it would make every receptive field the whole image).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Any
 
 from .genome import (
@@ -193,23 +193,25 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
         walk.live(held, out)  # the in-place addition
     elif isinstance(block, Residual):  # basic or bottleneck: the input is held for the shortcut
         x = walk.size(c_in)
-        start = (walk.h, walk.w, walk.rf, walk.jump)
-        if isinstance(block, Bottleneck):
-            walk.conv(c_in, block.width)
-            walk.conv(block.width, block.width, block.kernel, groups=block.groups, held=x, **spatial)
-            out = walk.conv(block.width, block.out, held=x)
-        else:
-            walk.conv(c_in, block.out, block.kernel, **spatial)
-            out = walk.conv(block.out, block.out, block.kernel, dilation=block.dilation,
-                            separable=block.separable, held=x)
-        if block.se is not None:
-            walk.squeeze_excite(block.out, block.se.channels, x)
-        if block.project or block.stride != 1 or c_in != block.out:
-            end = (walk.h, walk.w, walk.rf, walk.jump)
-            walk.h, walk.w = start[:2]
-            walk.conv(c_in, block.out, stride=block.stride, held=out)
-            walk.h, walk.w, walk.rf, walk.jump = end
-        walk.live(x, out)  # the addition, in place
+
+        def main() -> int:
+            if isinstance(block, Bottleneck):
+                walk.conv(c_in, block.width)
+                walk.conv(block.width, block.width, block.kernel, groups=block.groups, held=x, **spatial)
+                out = walk.conv(block.width, block.out, held=x)
+            else:
+                walk.conv(c_in, block.out, block.kernel, **spatial)
+                out = walk.conv(block.out, block.out, block.kernel, dilation=block.dilation,
+                                separable=block.separable, held=x)
+            if block.se is not None:
+                walk.squeeze_excite(block.out, block.se.channels, x)
+            return out
+
+        branches = [walk.branch(main)]
+        if block.project or block.stride != 1 or c_in != block.out:  # torchvision runs it after the main path
+            branches.append(walk.branch(lambda: walk.conv(c_in, block.out, stride=block.stride, held=branches[0][0])))
+        walk.join(*branches)
+        walk.live(x, branches[0][0])  # the addition, in place
     elif isinstance(block, ShuffleUnit):
         x = walk.size(c_in)
         half = block.out // 2
