@@ -25,7 +25,7 @@ from .genome import (
     as_genome,
     make_divisible,
 )
-from .space import Space, get_space, list_spaces, register_space
+from .space import Inverse, Space, get_space, list_spaces, register_space
 
 __all__ = [
     "Bottleneck",
@@ -36,6 +36,7 @@ __all__ = [
     "Genome",
     "Head",
     "InvertedResidual",
+    "Inverse",
     "Norm",
     "Pool",
     "Residual",

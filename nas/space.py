@@ -14,24 +14,30 @@ from typing import Any
 
 from .genome import Genome
 
-__all__ = ["Space", "register_space", "get_space", "list_spaces"]
+__all__ = ["Inverse", "Space", "register_space", "get_space", "list_spaces"]
 
 
 class Space(abc.ABC):
     """A design space that Optuna can search.
 
     Subclasses set :attr:`name`, :attr:`description` and :attr:`target_resolution` and implement
-    :meth:`sample`, :meth:`to_params`, :meth:`dimensions`, :meth:`size` and :attr:`references`.
+    :meth:`dimensions`, :meth:`genome_from_params`, :meth:`to_params` (with :class:`Inverse`),
+    :meth:`size` and :attr:`references`.
     """
 
     name: str = ""
     description: str = ""
     target_resolution: int = 224
 
-    @abc.abstractmethod
     def sample(self, trial: Any) -> Genome:
         """Suggest every parameter of :meth:`dimensions` on an Optuna ``trial`` (define-by-run, the
         same names every trial, even those the sampled network does not use) and return the genome."""
+        params = {name: trial.suggest_categorical(name, choices) for name, choices in self.dimensions().items()}
+        return self.genome_from_params(params)
+
+    def genome_from_params(self, params: Mapping[str, Any]) -> Genome:
+        """The genome for a value of every dimension (what :meth:`sample` returns for them)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement genome_from_params")
 
     @abc.abstractmethod
     def to_params(self, genome: Genome) -> dict[str, Any]:
@@ -64,6 +70,42 @@ class Space(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+class Inverse:
+    """Bookkeeping for :meth:`Space.to_params`: starts every dimension at its first choice, checks each
+    value put against the dimension's choices, and checks at the end that the parameters give the
+    genome back.
+
+    Example (inside a space's ``to_params``)::
+
+        inv = Inverse(self, genome)
+        inv.put("stem_width", genome.blocks[0].out, "block 0")
+        ...
+        return inv.done()
+    """
+
+    def __init__(self, space: Space, genome: Genome | str) -> None:
+        self.space = space
+        self.genome = Genome.parse(genome) if isinstance(genome, str) else genome
+        self.dims = space.dimensions()
+        self.params: dict[str, Any] = {name: choices[0] for name, choices in self.dims.items()}
+
+    def fail(self, where: str, why: str) -> ValueError:
+        """The error to raise when the genome is not a point of the space."""
+        return ValueError(f"genome is not a point of the {self.space.name!r} space: {where}: {why}")
+
+    def put(self, name: str, value: Any, where: str) -> None:
+        if value not in self.dims[name]:
+            raise self.fail(where, f"{name}={value!r} is not one of {self.dims[name]}")
+        self.params[name] = value
+
+    def done(self, why: str = "the parameters found do not reproduce it") -> dict[str, Any]:
+        """The parameters, once they are checked to give the genome back (else ``ValueError``: a gene
+        that the space ties to another, or does not vary, differs)."""
+        if self.space.genome_from_params(self.params) != self.genome:
+            raise self.fail("genome", why)
+        return self.params
 
 
 _REGISTRY: dict[str, Space] = {}

@@ -31,6 +31,7 @@ from typing import Any
 
 from nas import (
     Conv,
+    Inverse,
     Genome,
     Head,
     InvertedResidual,
@@ -270,10 +271,6 @@ class MobileSpace(Space):
         dims["head_act"] = self.activations
         return dims
 
-    def sample(self, trial: Any) -> Genome:
-        p = {name: trial.suggest_categorical(name, choices) for name, choices in self.dimensions().items()}
-        return self._genome(p)
-
     def _expanded(self, channels: int, ratio: float) -> int:
         return make_divisible(channels * ratio)
 
@@ -282,7 +279,7 @@ class MobileSpace(Space):
             return SqueezeExcite(make_divisible(expanded // 4), "relu", "hardsigmoid")
         return SqueezeExcite(max(1, channels // 4), "silu", "sigmoid")
 
-    def _genome(self, p: Mapping[str, Any]) -> Genome:
+    def genome_from_params(self, p: Mapping[str, Any]) -> Genome:
         channels = p["stem_width"]
         blocks: list[Any] = [Conv(out=channels, stride=2, act=p["stem_act"])]
         for i, stage in enumerate(self.stages, 1):
@@ -299,19 +296,8 @@ class MobileSpace(Space):
     # -- inverse ---------------------------------------------------------------------------------
 
     def to_params(self, genome: Genome) -> dict[str, Any]:
-        if isinstance(genome, str):
-            genome = Genome.parse(genome)
-        dims = self.dimensions()
-        p: dict[str, Any] = {name: choices[0] for name, choices in dims.items()}
-
-        def fail(where: str, why: str) -> ValueError:
-            return ValueError(f"genome is not a point of the {self.name!r} space: {where}: {why}")
-
-        def put(name: str, value: Any, where: str) -> None:
-            if value not in dims[name]:
-                raise fail(where, f"{name}={value!r} is not one of {dims[name]}")
-            p[name] = value
-
+        inv = Inverse(self, genome)
+        genome, put, fail = inv.genome, inv.put, inv.fail
         norm = [key for key, value in _NORMS.items() if value == genome.norm]
         put("norm", norm[0] if norm else genome.norm, "net")
         if genome.drop_path or 0.0 in self.drop_paths:  # a rate with nothing to drop is stored as 0
@@ -354,7 +340,7 @@ class MobileSpace(Space):
                     raise fail(where, f"{block.expanded} expanded channels from {channels} match no expansion "
                                       f"ratio of {self.expansions}")
                 put(b + "expand", ratios[0], where)
-                p[b + "se"] = block.se is not None
+                inv.params[b + "se"] = block.se is not None
                 if block.se is not None:
                     matching = {s for s in self.se_styles if self._se(s, channels, block.expanded) == block.se}
                     if not matching:
@@ -373,10 +359,8 @@ class MobileSpace(Space):
             raise fail(f"block {index}", f"{blocks[0]} fits no stage of the template "
                                          f"(strides {[s.stride for s in self.stages]})")
         if styles:
-            p["se_style"] = next(s for s in self.se_styles if s in styles)
-        if self._genome(p) != genome:  # pragma: no cover - guards the inverse against drifting
-            raise fail("genome", "the parameters found do not reproduce it")
-        return p
+            inv.params["se_style"] = next(s for s in self.se_styles if s in styles)
+        return inv.done()
 
     # -- size ------------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from typing import Any
 from nas import (
     Bottleneck,
     Conv,
+    Inverse,
     Genome,
     Head,
     Norm,
@@ -183,11 +184,7 @@ class ResNetSpace(Space):
             dims[f"s{i}_se"] = (False, True)
         return dims
 
-    def sample(self, trial: Any) -> Genome:
-        p = {name: trial.suggest_categorical(name, choices) for name, choices in self.dimensions().items()}
-        return self._genome(p)
-
-    def _genome(self, p: Mapping[str, Any]) -> Genome:
+    def genome_from_params(self, p: Mapping[str, Any]) -> Genome:
         n = len(self.stages)
         return resnet(
             p["block"], tuple(p[f"s{i}_depth"] for i in range(1, n + 1)), cardinality=p["cardinality"],
@@ -200,19 +197,8 @@ class ResNetSpace(Space):
     # -- inverse ---------------------------------------------------------------------------------
 
     def to_params(self, genome: Genome) -> dict[str, Any]:
-        if isinstance(genome, str):
-            genome = Genome.parse(genome)
-        dims = self.dimensions()
-        p: dict[str, Any] = {name: choices[0] for name, choices in dims.items()}
-
-        def fail(where: str, why: str) -> ValueError:
-            return ValueError(f"genome is not a point of the {self.name!r} space: {where}: {why}")
-
-        def put(name: str, value: Any, where: str) -> None:
-            if value not in dims[name]:
-                raise fail(where, f"{name}={value!r} is not one of {dims[name]}")
-            p[name] = value
-
+        inv = Inverse(self, genome)
+        genome, put, fail = inv.genome, inv.put, inv.fail
         norm = [key for key, value in _NORMS.items() if value == genome.norm]
         put("norm", norm[0] if norm else genome.norm, "net")
         if genome.head != Head():
@@ -248,7 +234,7 @@ class ResNetSpace(Space):
             put(f"s{i}_planes", first.out // expansion, where)
             put(f"s{i}_kernel", first.kernel, where)
             put(f"s{i}_dilation", first.dilation, where)
-            p[f"s{i}_se"] = first.se is not None
+            inv.params[f"s{i}_se"] = first.se is not None
             if bottleneck:
                 matches = [c for c in self.cardinalities
                            if (_cardinality(c)[0], _bottleneck_width(first.out // 4, c)) == (first.groups, first.width)]
@@ -259,11 +245,9 @@ class ResNetSpace(Space):
                     raise fail(where, "the bottleneck's width and groups differ from the earlier stages'")
                 cardinality = cardinality or matches[0]
         if cardinality is not None:
-            p["cardinality"] = cardinality
-        if self._genome(p) != genome:
-            raise fail("genome", "some block differs from its stage's first block (kernel, dilation, SE, "
-                                 "activation or width), or a gene this space does not vary is set")
-        return p
+            inv.params["cardinality"] = cardinality
+        return inv.done("some block differs from its stage's first block (kernel, dilation, SE, activation or "
+                        "width), or a gene this space does not vary is set")
 
     # -- size ------------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ def test_size_counts_distinct_genomes_exactly() -> None:
                        norms=("bn",), activations=("relu", "silu"), references={})
     dims = tiny.dimensions()
     combos = list(itertools.product(*dims.values()))
-    genomes = {tiny._genome(dict(zip(dims, values))) for values in combos}
+    genomes = {tiny.genome_from_params(dict(zip(dims, values))) for values in combos}
     assert len(genomes) == tiny.size() < len(combos)
 
 

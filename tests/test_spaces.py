@@ -92,7 +92,7 @@ def test_size_counts_distinct_genomes_exactly() -> None:
         norms=("bn",), drop_paths=(0.0, 0.2), references={},
     )
     dims = tiny.dimensions()
-    genomes = {tiny._genome(dict(zip(dims, values))) for values in itertools.product(*dims.values())}
+    genomes = {tiny.genome_from_params(dict(zip(dims, values))) for values in itertools.product(*dims.values())}
     assert len(genomes) == tiny.size()
     assert tiny.size() < len(list(itertools.product(*dims.values())))
 
