@@ -51,4 +51,4 @@ def test_json_is_the_same_for_programs() -> None:
 def test_unknown_space_exits_with_the_known_names() -> None:
     result = run("mobilenet")
     assert result.returncode == 2
-    assert "unknown space 'mobilenet'; known spaces: mobile" in result.stderr
+    assert f"unknown space 'mobilenet'; known spaces: {', '.join(nas.list_spaces())}" in result.stderr
