@@ -1,0 +1,210 @@
+"""``python -m nas.search``, end to end on tiny data: the study, the budget, the references, failures,
+resume after interruption, determinism, and every bad option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+import nas
+import nas.search as search
+from nas.search import SearchError, hypervolume, main, pareto_front, parse_budget
+
+CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
+# tiny protocol: a few hundred 8×8 digits upsampled to 32×32, one epoch
+TINY = ["--epochs", "1", "--train-size", "150", "--val-size", "60", "--batch-size", "32", "--no-progress"]
+
+
+def run_cli(tmp_path: Path, *args: str) -> int:
+    return main(["--studies-dir", str(tmp_path / "studies"), *TINY, *args])
+
+
+def load(tmp_path: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'studies' / name / 'study.db'}")
+
+
+def candidates(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.trials if not t.user_attrs.get("reference")]
+
+
+def test_end_to_end_on_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_cli(tmp_path, "--space", "mobile", "--budget", "60M", "--dataset", "digits", "--trials", "3",
+                   "--references", "feasible")
+    out = capsys.readouterr().out
+    assert code == 0
+    study = load(tmp_path, "mobile_60M_digits")
+    assert study.user_attrs["dataset"] == "digits"
+    refs = [t for t in study.trials if t.user_attrs.get("reference")]
+    # at 60M MACs (1 channel, 10 classes) only MobileNetV3-Small fits among the mobile references
+    assert [t.user_attrs["reference"] for t in refs] == ["mobilenet_v3_small"]
+    assert len(candidates(study)) == 3
+    trained = [t for t in study.trials if t.user_attrs.get("status", "").startswith("trained")]
+    for t in trained:
+        assert len(t.user_attrs["val_curve"]) == 1
+        assert t.values[0] == t.user_attrs["val_curve"][-1]
+        assert nas.Genome.parse(t.user_attrs["genome"]) == nas.get_space("mobile").sample(
+            optuna.trial.FixedTrial(t.params))
+        for key in ("cost", "protocol", "train_seconds", "dataset", "versions", "device"):
+            assert key in t.user_attrs, key
+    assert "Pareto set" in out and "references" in out and "hypervolume" in out
+    assert "mobilenet_v3_small" in out
+    assert search.test_accuracies(study), "the Pareto set and the references get a test accuracy"
+
+
+def test_budget_is_enforced_before_training(tmp_path: Path) -> None:
+    run_cli(tmp_path, "--space", "mobile", "--budget", "40M", "--dataset", "digits", "--trials", "6",
+            "--references", "all", "--seed", "3")
+    study = load(tmp_path, "mobile_40M_digits")
+    for t in study.trials:
+        spent = t.user_attrs["budget"]["value"]
+        over = spent > 40_000_000
+        assert (t.constraints["budget"] > 0) == over
+        if over and not t.user_attrs.get("reference"):
+            assert "train_seconds" not in t.user_attrs and "over budget" in t.user_attrs["status"]
+    refs = {t.user_attrs["reference"]: t for t in study.trials if t.user_attrs.get("reference")}
+    assert set(refs) == set(nas.get_space("mobile").references)
+    # over-budget references are trained too, and shown as infeasible: never on the front
+    v2 = refs["mobilenet_v2"]
+    assert "train_seconds" in v2.user_attrs and v2.constraints["budget"] > 0
+    assert v2.number not in {t.number for t in study.best_trials}
+
+
+def test_resume_finishes_what_is_missing(tmp_path: Path) -> None:
+    args = ["--space", "mobile", "--budget", "60M", "--dataset", "digits", "--references", "feasible"]
+    run_cli(tmp_path, *args, "--trials", "2")
+    run_cli(tmp_path, *args, "--trials", "4")
+    study = load(tmp_path, "mobile_60M_digits")
+    assert len(candidates(study)) == 4
+    assert sum(1 for t in study.trials if t.user_attrs.get("reference")) == 1  # not trained twice
+
+
+def test_interrupted_search_resumes_where_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nas.train
+
+    real_train = nas.train.train
+    calls = {"n": 0}
+
+    def interrupting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(nas.train, "train", interrupting)
+    # a budget every candidate fits, so that each one trains
+    args = ["--space", "mobile", "--budget", "2G", "--dataset", "digits", "--references", "none", "--trials", "3"]
+    assert run_cli(tmp_path, *args) == 130
+    study = load(tmp_path, "mobile_2G_digits")
+    stopped = [t for t in study.trials if t.user_attrs.get("interrupted")]
+    assert len(stopped) == 1 and stopped[0].state == optuna.trial.TrialState.FAIL
+    monkeypatch.setattr(nas.train, "train", real_train)
+    assert run_cli(tmp_path, *args) == 0
+    study = load(tmp_path, "mobile_2G_digits")
+    retry = [t for t in study.trials if t.user_attrs.get("retry_of") == stopped[0].number]
+    assert len(retry) == 1 and retry[0].params == stopped[0].params  # the same candidate, run again
+    assert sum(1 for t in candidates(study) if not t.user_attrs.get("interrupted")) == 3
+
+
+def test_a_failing_candidate_is_a_failed_trial_and_the_search_goes_on(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import nas.train
+
+    real_train = nas.train.train
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise nas.train.TrainingDiverged("loss is nan at epoch 1, step 3")
+        if calls["n"] == 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        if calls["n"] == 3:
+            raise ZeroDivisionError("a bug in a block")
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(nas.train, "train", flaky)
+    code = run_cli(tmp_path, "--space", "mobile", "--budget", "2G", "--dataset", "digits", "--references", "none",
+                   "--trials", "5")
+    assert code == 0
+    study = load(tmp_path, "mobile_2G_digits")
+    reasons = [t.user_attrs.get("fail_reason", "") for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert any("diverged" in r for r in reasons)
+    assert any("out of memory" in r for r in reasons)
+    assert any("ZeroDivisionError: a bug in a block" in r for r in reasons)
+    assert len(study.trials) == 5
+
+
+def test_same_seed_same_architectures(tmp_path: Path) -> None:
+    args = ["--space", "mobile", "--budget", "30M", "--dataset", "digits", "--references", "none", "--trials", "12",
+            "--seed", "7"]
+    run_cli(tmp_path / "a", *args)
+    run_cli(tmp_path / "b", *args)
+    first = [t.user_attrs["genome"] for t in load(tmp_path / "a", "mobile_30M_digits").trials]
+    second = [t.user_attrs["genome"] for t in load(tmp_path / "b", "mobile_30M_digits").trials]
+    assert first == second and len(set(first)) > 1
+
+
+@pytest.mark.skipif(not CIFAR.exists(), reason="../shared/data/cifar10.npz is not beside the repository")
+def test_end_to_end_on_a_slice_of_cifar10(tmp_path: Path) -> None:
+    code = run_cli(tmp_path, "--space", "shuffle", "--budget", "50M", "--dataset", f"npz:{CIFAR}", "--trials", "2",
+                   "--references", "feasible", "--study-name", "cifar_slice")
+    assert code == 0
+    study = load(tmp_path, "cifar_slice")
+    assert study.user_attrs["dataset"].startswith("npz:")
+    assert [t.user_attrs["reference"] for t in study.trials if t.user_attrs.get("reference")] == ["shufflenet_v2_x0_5"]
+    assert all(t.user_attrs["dataset"] == study.user_attrs["dataset"] for t in study.trials)
+
+
+def test_budget_below_the_smallest_network_stops_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "1M", "--dataset", "digits") == 2
+    err = capsys.readouterr().err
+    assert "below the cheapest network of the 'mobile' space" in err and "Raise the budget to at least" in err
+    assert not (tmp_path / "studies").exists() or not any((tmp_path / "studies").iterdir())
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--space", "mobilenet", "--budget", "300M"], "unknown space 'mobilenet'; known spaces:"),
+    (["--space", "mobile", "--budget", "300X"], "budget '300X' is not a number with an optional K, M or G suffix"),
+    (["--space", "mobile", "--budget", "300M", "--dataset", "imagenet"], "imagenet"),
+    (["--space", "mobile", "--budget", "300M", "--dataset", "npz:/nonexistent/data.npz"], "/nonexistent/data.npz"),
+    (["--space", "mobile", "--budget", "300M", "--objectives", "accuracy,speed"], "speed unknown"),
+    (["--space", "mobile", "--budget", "300M", "--objectives", "macs,params"], "accuracy must be one of them"),
+])
+def test_bad_options_stop_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                          fragment: str) -> None:
+    assert run_cli(tmp_path, *args) == 2
+    assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "studies").exists() or not any((tmp_path / "studies").iterdir())
+
+
+def test_wrong_image_shape_in_an_npz_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.npz"
+    np.savez(path, x_train=np.zeros((10, 3, 32, 32, 2), np.uint8), y_train=np.zeros(10, np.int64),
+             x_test=np.zeros((4, 32, 32, 3), np.uint8), y_test=np.zeros(4, np.int64))
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "300M", "--dataset", f"npz:{path}") == 2
+    assert str(path) in capsys.readouterr().err
+
+
+def test_budget_parsing() -> None:
+    assert parse_budget("300M") == 300_000_000
+    assert parse_budget("1.5G") == 1_500_000_000
+    assert parse_budget("250k") == 250_000
+    assert parse_budget("1234") == 1234
+    for bad in ("300X", "", "M", "-5M", "0"):
+        with pytest.raises(SearchError):
+            parse_budget(bad)
+
+
+def test_pareto_front_and_hypervolume() -> None:
+    points = {0: (0.0, 0.5), 1: (0.5, 0.0), 2: (0.6, 0.6), 3: (0.25, 0.25)}
+    assert sorted(pareto_front(points)) == [0, 1, 3]
+    # union of the boxes [x, 1] × [y, 1], by hand: slabs x in [0, .25), [.25, .5), [.5, 1]
+    assert hypervolume([(0.0, 0.5), (0.5, 0.0), (0.25, 0.25)], (1.0, 1.0)) == pytest.approx(
+        0.25 * 0.5 + 0.25 * 0.75 + 0.5 * 1.0)
+    assert hypervolume([(0.5, 0.5, 0.5)], (1.0, 1.0, 1.0)) == pytest.approx(0.125)
+    # two boxes minus their overlap [.5, 1] × [.75, 1] × [.75, 1]
+    assert hypervolume([(0.5, 0.5, 0.5), (0.0, 0.75, 0.75)], (1, 1, 1)) == pytest.approx(
+        0.125 + 1 * 0.25 * 0.25 - 0.5 * 0.25 * 0.25)
