@@ -117,3 +117,6 @@ def _init_weights(model: nn.Module) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
             nn.init.zeros_(m.bias)
+    for m in model.modules():
+        if isinstance(m, ConvClassifier):  # SqueezeNet: a small start for the classifier, as a linear layer gets
+            nn.init.normal_(m[1].weight, 0, 0.01)

@@ -306,7 +306,7 @@ def run(config: SearchConfig) -> SearchResult:
     try:
         (x_train, y_train), (x_val, y_val) = split(data, val_size=val_size, train_size=train_size, seed=config.seed)
         train_config = TrainConfig(**{**_protocol_defaults(config), **config.train_options})
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise SearchError(str(exc)) from None
     study_name = config.study_name or default_study_name(space.name, config.budget_text or str(config.budget),
                                                          dataset_name.split(":")[0])
