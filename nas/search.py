@@ -305,7 +305,7 @@ def run(config: SearchConfig) -> SearchResult:
     train_size = None if config.train_size is None else min(config.train_size, available - val_size)
     try:
         (x_train, y_train), (x_val, y_val) = split(data, val_size=val_size, train_size=train_size, seed=config.seed)
-        train_config = TrainConfig(**{**_protocol_defaults(config), **config.train_options})
+        train_config = TrainConfig(**{**_protocol_defaults(config), "flip": data.flip, **config.train_options})
     except (TypeError, ValueError) as exc:
         raise SearchError(str(exc)) from None
     study_name = config.study_name or default_study_name(space.name, config.budget_text or str(config.budget),
@@ -356,6 +356,9 @@ def run(config: SearchConfig) -> SearchResult:
                                      "resolution": res})
         trial.set_user_attr("budget", {"metric": budget_metric, "limit": config.budget, "value": spent})
         trial.set_constraint("budget", float(spent - config.budget))
+        # optuna-dashboard (0.21) still reads the pre-5.0 list under "constraints": without it, it would
+        # draw over-budget trials on the Pareto front
+        trial.storage.set_trial_system_attr(trial._trial_id, "constraints", [float(spent - config.budget)])
         trial.set_user_attr("dataset", dataset_name)
         trial.set_user_attr("versions", versions)
         objective_values = {"macs": float(cost.macs), "params": float(cost.params),

@@ -62,6 +62,7 @@ def test_budget_is_enforced_before_training(tmp_path: Path) -> None:
         spent = t.user_attrs["budget"]["value"]
         over = spent > 40_000_000
         assert (t.constraints["budget"] > 0) == over
+        assert t.system_attrs["constraints"] == [t.constraints["budget"]]  # what optuna-dashboard reads
         if over and not t.user_attrs.get("reference"):
             assert "train_seconds" not in t.user_attrs and "over budget" in t.user_attrs["status"]
     refs = {t.user_attrs["reference"]: t for t in study.trials if t.user_attrs.get("reference")}
