@@ -441,7 +441,7 @@ def run(config: SearchConfig) -> SearchResult:
                   and t.state == optuna.trial.TrialState.COMPLETE]
     if not interrupted:
         # finished trials cannot be updated: test accuracies live in the study, keyed by trial number
-        tested = test_accuracies(study)
+        tested = held_out_accuracies(study)
         test_config = replace(train_config, seed=config.seed)
         for t in {t.number: t for t in front + references}.values():
             path = weights_dir / f"trial_{t.number}.pt"
@@ -455,10 +455,10 @@ def run(config: SearchConfig) -> SearchResult:
     files = [storage, str(weights_dir)]
     return SearchResult(study_name=study_name, storage=storage, dataset=dataset_name, pareto=front,
                         references=references, hypervolume=hv, files=files, interrupted=interrupted,
-                        test_accuracy=test_accuracies(study))
+                        test_accuracy=held_out_accuracies(study))
 
 
-def test_accuracies(study: optuna.Study) -> dict[int, float]:
+def held_out_accuracies(study: optuna.Study) -> dict[int, float]:
     """Test-split accuracy of the trials that have one (the Pareto set and the references), by number."""
     return {int(n): float(a) for n, a in study.user_attrs.get("test_accuracy", {}).items()}
 
@@ -526,7 +526,7 @@ def _front_trials(study: optuna.Study, objectives: Sequence[str]) -> list[optuna
     """The Pareto set: trained, within budget (references included, as points of the space)."""
     trials = {t.number: t for t in study.get_trials(deepcopy=False) if _trained(t) and _feasible(t)}
     keys = pareto_front({n: _oriented(t, objectives) for n, t in trials.items()})
-    return sorted((trials[k] for k in keys), key=lambda t: t.values[list(objectives).index(objectives[1])])
+    return sorted((trials[k] for k in keys), key=lambda t: t.values[1])  # cheapest first
 
 
 def _prune_weights(study: optuna.Study, weights_dir: Path, objectives: Sequence[str]) -> None:
@@ -570,7 +570,7 @@ class _Progress:
         if self.bar is None:
             return
         self.bar.n = min(_done_candidates(study), self.bar.total)
-        t = study.get_trials(deepcopy=False)[-1]
+        t = study.get_trials(deepcopy=False)[number]
         status = t.user_attrs.get("reference") or t.user_attrs.get("status") or t.user_attrs.get("fail_reason", "")
         self.bar.set_postfix_str(f"trial {number}: {str(status)[:40]}")
         self.bar.refresh()

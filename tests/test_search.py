@@ -51,7 +51,7 @@ def test_end_to_end_on_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]
             assert key in t.user_attrs, key
     assert "Pareto set" in out and "references" in out and "hypervolume" in out
     assert "mobilenet_v3_small" in out
-    assert search.test_accuracies(study), "the Pareto set and the references get a test accuracy"
+    assert search.held_out_accuracies(study), "the Pareto set and the references get a test accuracy"
 
 
 def test_budget_is_enforced_before_training(tmp_path: Path) -> None:
