@@ -35,9 +35,9 @@ class Space(abc.ABC):
         params = {name: trial.suggest_categorical(name, choices) for name, choices in self.dimensions().items()}
         return self.genome_from_params(params)
 
+    @abc.abstractmethod
     def genome_from_params(self, params: Mapping[str, Any]) -> Genome:
         """The genome for a value of every dimension (what :meth:`sample` returns for them)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement genome_from_params")
 
     @abc.abstractmethod
     def to_params(self, genome: Genome) -> dict[str, Any]:
