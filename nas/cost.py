@@ -165,7 +165,7 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
         walk.pool(c_in, block)
         return
     if isinstance(block, Fire):
-        s = walk.conv(c_in, block.squeeze)
+        walk.conv(c_in, block.squeeze)  # the squeezed map is the input of both expansions
         e1 = walk.branch(lambda: walk.conv(block.squeeze, block.expand1))
         e3 = walk.branch(lambda: walk.conv(block.squeeze, block.expand3, 3, held=e1[0]))
         walk.join(e1, e3)

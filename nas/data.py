@@ -388,7 +388,6 @@ def _check_arrays(arrays: dict[str, np.ndarray], *, where: str
                                f"{len(xs[split_name])} images; it needs one label per image, shape "
                                f"({len(xs[split_name])},)")
         ys[split_name] = y.astype(np.int64, copy=False)
-    low = min(int(ys["train"].min()), int(ys["test"].min()))
     high = max(int(ys["train"].max()), int(ys["test"].max()))
     if "classes" in arrays:
         names = arrays["classes"]

@@ -11,8 +11,6 @@ default): rerunning the same command resumes it.
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import platform
 import re
 import sys

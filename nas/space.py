@@ -22,12 +22,13 @@ class Space(abc.ABC):
 
     Subclasses set :attr:`name`, :attr:`description` and :attr:`target_resolution` and implement
     :meth:`dimensions`, :meth:`genome_from_params`, :meth:`to_params` (with :class:`Inverse`),
-    :meth:`size` and :attr:`references`.
+    :meth:`size`, and set ``self._references`` (named genomes) for :attr:`references`.
     """
 
     name: str = ""
     description: str = ""
     target_resolution: int = 224
+    _references: Mapping[str, Genome]  # set by each space's constructor
 
     def sample(self, trial: Any) -> Genome:
         """Suggest every parameter of :meth:`dimensions` on an Optuna ``trial`` (define-by-run, the
@@ -54,9 +55,10 @@ class Space(abc.ABC):
         """The number of distinct architectures (distinct canonical genomes) the space contains."""
 
     @property
-    @abc.abstractmethod
     def references(self) -> Mapping[str, Genome]:
-        """Hand-designed networks of the space, named after torchvision's builders."""
+        """Hand-designed networks of the space, named after torchvision's builders (a space sets
+        ``self._references`` in its constructor)."""
+        return self._references
 
     def torchvision_members(self) -> dict[str, tuple[Genome, str, dict[str, Any]]]:
         """Networks of the families this space covers that torchvision can build, as

@@ -214,9 +214,6 @@ class ClassicSpace(Space):
               "a tuple of positive widths")
         check("head_dropouts", self.head_dropouts, lambda v: 0.0 <= v < 1.0, "a rate in [0, 1)")
 
-    @property
-    def references(self) -> Mapping[str, Genome]:
-        return self._references
 
     # -- dimensions ------------------------------------------------------------------------------
 

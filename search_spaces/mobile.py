@@ -229,9 +229,6 @@ class MobileSpace(Space):
             "efficientnet_b0": efficientnet("efficientnet_b0"),
         }
 
-    @property
-    def references(self) -> Mapping[str, Genome]:
-        return self._references
 
     def torchvision_members(self) -> dict[str, tuple[Genome, str, dict[str, Any]]]:
         """The references and the other members of their families that torchvision builds."""

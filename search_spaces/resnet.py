@@ -149,9 +149,6 @@ class ResNetSpace(Space):
             "resnext50_32x4d": resnet("bottleneck", (3, 4, 6, 3), cardinality="32x4d"),
         }
 
-    @property
-    def references(self) -> Mapping[str, Genome]:
-        return self._references
 
     def torchvision_members(self) -> dict[str, tuple[Genome, str, dict[str, Any]]]:
         """The references and the other ResNets, ResNeXts and Wide ResNets torchvision builds."""

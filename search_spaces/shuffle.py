@@ -119,9 +119,6 @@ class ShuffleSpace(Space):
         self._references = dict(references) if references is not None else {
             name: shufflenet_v2(name) for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0")}
 
-    @property
-    def references(self) -> Mapping[str, Genome]:
-        return self._references
 
     def torchvision_members(self) -> dict[str, tuple[Genome, str, dict[str, Any]]]:
         """The references and the two larger members of the family, ``x1_5`` and ``x2_0``."""

@@ -108,9 +108,6 @@ class SqueezeSpace(Space):
             "squeezenet1_1": squeezenet("1_1", dropout=dropout),
         }
 
-    @property
-    def references(self) -> Mapping[str, Genome]:
-        return self._references
 
     def _head(self) -> Head:
         return Head(dropout=self.dropout, conv_classifier=True)

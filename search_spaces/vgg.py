@@ -170,9 +170,6 @@ class VGGSpace(Space):
                           **{f"{builder}_bn": vgg(config, True) for builder, config in _BUILDERS.items()}}
         self._references = dict(references)
 
-    @property
-    def references(self) -> Mapping[str, Genome]:
-        return self._references
 
     # -- dimensions ------------------------------------------------------------------------------
 
