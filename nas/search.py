@@ -28,7 +28,8 @@ from .cost import Cost, count, min_resolution
 from .genome import Genome
 from .space import Space, get_space, list_spaces
 
-__all__ = ["SearchConfig", "parse_budget", "default_study_name", "run", "main", "pareto_front", "hypervolume"]
+__all__ = ["SearchConfig", "parse_budget", "default_study_name", "run", "main", "pareto_front", "hypervolume",
+           "normalised_hypervolume"]
 
 OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize",
               "memory": "minimize"}
@@ -325,7 +326,7 @@ def run(config: SearchConfig) -> SearchResult:
                           "new --study-name")
     settings = {"space": space.name, "budget": config.budget, "budget_metric": budget_metric,
                 "objectives": list(config.objectives), "dataset": dataset_name,
-                "target_resolution": res}
+                "target_resolution": res, "num_classes": num_classes, "in_channels": in_channels}
     for key, value in settings.items():
         old = study.user_attrs.get(key)
         if old is not None and old != value:
@@ -537,22 +538,28 @@ def _prune_weights(study: optuna.Study, weights_dir: Path, objectives: Sequence[
 
 
 def _hypervolume(front: list[optuna.trial.FrozenTrial], config: SearchConfig, study: optuna.Study) -> float:
-    """Hypervolume of the front with accuracy in [0, 1] and costs normalised by the budget's metric when
-    it is an objective, else by the largest cost seen; reference point: accuracy 0, cost 1."""
-    if not front:
+    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return normalised_hypervolume([t.values for t in front], config.objectives, budget_metric=config.budget_metric,
+                                  budget=config.budget, seen=[t.values for t in completed])
+
+
+def normalised_hypervolume(values: Sequence[Sequence[float]], objectives: Sequence[str], *, budget_metric: str,
+                           budget: float, seen: Sequence[Sequence[float]] = ()) -> float:
+    """Hypervolume of objective vectors ``values`` (as Optuna stores them: accuracy first, then costs)
+    with accuracy in [0, 1] and each cost normalised by the budget when the budget counts it, else by
+    the largest value in ``seen``; reference point: accuracy 0, every cost 1."""
+    if not values:
         return 0.0
     scales = []
-    for o in config.objectives:
+    for i, o in enumerate(objectives):
         if o == "accuracy":
             scales.append(1.0)
-        elif o == config.budget_metric:
-            scales.append(float(config.budget))
+        elif o == budget_metric:
+            scales.append(float(budget))
         else:
-            seen = [t.values[config.objectives.index(o)] for t in study.get_trials(deepcopy=False)
-                    if t.state == optuna.trial.TrialState.COMPLETE]
-            scales.append(max(seen) or 1.0)
-    points = [[v / s for v, s in zip(_oriented(t, config.objectives), scales)] for t in front]
-    reference = [0.0 if o == "accuracy" else 1.0 for o in config.objectives]
+            scales.append(max([v[i] for v in seen] + [v[i] for v in values]) or 1.0)
+    points = [[(-x if o == "accuracy" else x) / s for x, o, s in zip(v, objectives, scales)] for v in values]
+    reference = [0.0 if o == "accuracy" else 1.0 for o in objectives]
     return hypervolume(points, reference)
 
 

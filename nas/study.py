@@ -1,0 +1,345 @@
+"""Reading a search: the Python API behind ``nas.report``, ``nas.export``, ``nas.train`` and the notebook.
+
+>>> from nas.study import open_study
+>>> study = open_study("studies/mobile_300M_cifar10")     # a study folder (or storage=..., name=...)
+>>> study.trials()                                        # one row per trial, a pandas DataFrame
+>>> study.pareto()                                        # the Pareto set, cheapest first
+>>> study.references()                                    # the hand-designed networks, trained alike
+>>> model = study.model(19)                               # trial 19 as an nn.Module, with its weights
+
+Everything here reads; nothing changes the study. The computed tables are what the report draws
+(:mod:`nas.plots`), so a notebook and ``python -m nas.report`` show the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from .genome import Genome, InvertedResidual, Pool
+from .search import _dominates, normalised_hypervolume, pareto_front
+
+__all__ = ["StudyError", "Study", "open_study", "genome_choices"]
+
+_STATES = optuna.trial.TrialState
+
+
+class StudyError(ValueError):
+    """A study or trial that cannot be read; the message names what was asked for and the fix."""
+
+
+def open_study(study: str | os.PathLike | None = None, *, storage: str | None = None, name: str | None = None,
+               studies_dir: str | os.PathLike = "studies") -> Study:
+    """Open a search study for reading.
+
+    Args:
+        study: a study folder (``studies/mobile_300M_cifar10``, holding ``study.db``), its ``study.db``
+            file, or a bare study name whose folder is under ``studies_dir``. Leave it out to open
+            ``name`` in ``storage``.
+        storage: an Optuna storage URL (``sqlite:///...``, ``postgresql://...``) when the study does
+            not live in a folder's ``study.db``.
+        name: the study name inside the storage; needed only when the storage holds several studies.
+        studies_dir: where the search keeps study folders (weights live in ``<studies_dir>/<name>/weights``).
+
+    Raises:
+        StudyError: no such folder, file, storage or study (the message lists what exists).
+    """
+    folder: Path | None = None
+    if study is not None:
+        path = Path(study)
+        if not path.exists() and not path.is_absolute() and len(path.parts) == 1 and (Path(studies_dir) / path).exists():
+            path = Path(studies_dir) / path
+        if path.is_file():
+            folder, db = path.parent, path
+        elif path.is_dir():
+            folder, db = path, path / "study.db"
+            if not db.exists() and storage is None:
+                raise StudyError(f"{str(study)!r} is a folder without a study.db: give the folder that "
+                                 "`python -m nas.search` wrote (studies/<name>/), or --storage URL --study-name NAME")
+        else:
+            known = sorted(p.parent.name for p in Path(studies_dir).glob("*/study.db"))
+            hint = f"; studies here: {', '.join(known)}" if known else ""
+            raise StudyError(f"no study at {str(study)!r}: expected a study folder (studies/<name>/ with study.db), "
+                             f"its study.db, or --storage URL --study-name NAME{hint}")
+        if storage is None:
+            storage = f"sqlite:///{db}"
+    if storage is None:
+        raise StudyError("give a study folder, or --storage URL (with --study-name NAME)")
+    try:
+        summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=False)
+    except Exception as exc:  # noqa: BLE001 - any storage problem is the user's to fix
+        raise StudyError(f"cannot read the storage {storage!r}: {exc}") from None
+    names = [s.study_name for s in summaries]
+    if name is None:
+        if folder is not None and folder.name in names:
+            name = folder.name
+        elif len(names) == 1:
+            name = names[0]
+        elif not names:
+            raise StudyError(f"the storage {storage!r} holds no study yet: run `python -m nas.search` first")
+        else:
+            raise StudyError(f"the storage {storage!r} holds {len(names)} studies ({', '.join(names)}): "
+                             "name one with --study-name")
+    elif name not in names:
+        raise StudyError(f"no study named {name!r} in {storage!r}; it holds: {', '.join(names) or 'none'}")
+    if folder is None:
+        folder = Path(studies_dir) / name
+    return Study(optuna.load_study(study_name=name, storage=storage), storage=storage, folder=folder)
+
+
+@dataclass
+class Study:
+    """A search study, read-only: its settings, its trials as tables, and its networks."""
+
+    optuna_study: optuna.Study
+    storage: str
+    folder: Path  # the study folder: weights/, and where the report and exports go by default
+
+    # ------------------------------------------------------------------------------------------
+    # settings
+
+    @property
+    def name(self) -> str:
+        return self.optuna_study.study_name
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return self.optuna_study.user_attrs
+
+    @property
+    def space(self) -> str:
+        return self.attrs.get("space", "")
+
+    @property
+    def objectives(self) -> list[str]:
+        return list(self.attrs.get("objectives", ["accuracy", "macs"]))
+
+    @property
+    def budget(self) -> float | None:
+        return self.attrs.get("budget")
+
+    @property
+    def budget_metric(self) -> str:
+        return self.attrs.get("budget_metric", "macs")
+
+    @property
+    def dataset(self) -> str:
+        return self.attrs.get("dataset", "")
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.attrs.get("num_classes") or _dataset_shape(self.dataset)[0])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.attrs.get("in_channels") or _dataset_shape(self.dataset)[1])
+
+    @property
+    def test_accuracy(self) -> dict[int, float]:
+        return {int(n): float(a) for n, a in self.attrs.get("test_accuracy", {}).items()}
+
+    def weights_path(self, number: int) -> Path:
+        """Where the search saved trial ``number``'s weights (they exist for the Pareto set and the references)."""
+        return self.folder / "weights" / f"trial_{number}.pt"
+
+    # ------------------------------------------------------------------------------------------
+    # tables
+
+    def trials(self) -> pd.DataFrame:
+        """Every trial, a row each, by trial number.
+
+        Columns: ``number``, ``state`` (COMPLETE, FAIL, RUNNING, ...), ``reference`` (the network's name,
+        or ""), ``accuracy`` (validation, the searched objective), ``test_accuracy`` (the Pareto set and
+        the references only, else NaN), ``macs``, ``flops``, ``params``, ``activations``,
+        ``receptive_field``, ``latency_ms`` (when it was an objective), ``memory`` (peak activation
+        bytes, when it was an objective), ``budget_value``, ``feasible`` (within the budget),
+        ``trained``, ``pareto``, ``dominated_by`` (a search trial on the front that dominates this
+        one, else -1), ``genome``, ``status``, ``fail_reason``, ``train_seconds``,
+        ``images_per_second``, ``weights`` (path of the saved weights, or "").
+        """
+        tested = self.test_accuracy
+        objectives = self.objectives
+        trials = self.optuna_study.get_trials(deepcopy=False)
+        rows = []
+        for t in trials:
+            cost = t.user_attrs.get("cost", {})
+            values = dict(zip(objectives, t.values)) if t.values is not None else {}
+            feasible = all(v <= 0 for v in t.constraints.values()) if t.constraints else bool(cost)
+            trained = t.state == _STATES.COMPLETE and str(t.user_attrs.get("status", "")).startswith("trained")
+            weights = self.weights_path(t.number)
+            rows.append({
+                "number": t.number, "state": t.state.name, "reference": t.user_attrs.get("reference") or "",
+                "accuracy": values.get("accuracy", math.nan) if trained else math.nan,
+                "test_accuracy": tested.get(t.number, math.nan),
+                "macs": cost.get("macs", math.nan), "flops": cost.get("flops", math.nan),
+                "params": cost.get("params", math.nan), "activations": cost.get("activations", math.nan),
+                "receptive_field": cost.get("receptive_field", math.nan),
+                "latency_ms": t.user_attrs.get("latency_ms", values.get("latency", math.nan)),
+                "memory": values.get("memory", math.nan),
+                "budget_value": t.user_attrs.get("budget", {}).get("value", math.nan),
+                "feasible": feasible, "trained": trained, "pareto": False, "dominated_by": -1,
+                "genome": t.user_attrs.get("genome", ""), "status": t.user_attrs.get("status", ""),
+                "fail_reason": t.user_attrs.get("fail_reason", ""),
+                "train_seconds": t.user_attrs.get("train_seconds", math.nan),
+                "images_per_second": t.user_attrs.get("images_per_second", math.nan),
+                "weights": str(weights) if weights.exists() else "",
+            })
+        frame = pd.DataFrame(rows, columns=_COLUMNS)
+        frame.index = frame.number  # trial numbers are 0..n-1, in order
+        frame.index.name = None
+        if frame.empty:
+            return frame
+        def oriented(row: pd.Series) -> list[float]:
+            return [-row[o] if o == "accuracy" else row[_column(o)] for o in objectives]
+
+        candidates = {int(row.number): oriented(row) for _, row in frame[frame.trained & frame.feasible].iterrows()}
+        front = pareto_front(candidates)
+        frame["pareto"] = frame.number.isin(front)
+        # the most accurate searched network on the front that dominates each trained trial
+        searched = sorted((n for n in front if not frame.at[n, "reference"]), key=lambda n: -frame.at[n, "accuracy"])
+        for n, row in frame[frame.trained].iterrows():
+            mine = oriented(row)
+            frame.at[n, "dominated_by"] = next((m for m in searched if _dominates(candidates[m], mine)), -1)
+        return frame
+
+    def pareto(self) -> pd.DataFrame:
+        """The Pareto set (trained, within budget, references included), cheapest first."""
+        frame = self.trials()
+        if frame.empty:
+            return frame
+        return frame[frame.pareto].sort_values(_column(self.objectives[1])).reset_index(drop=True)
+
+    def references(self) -> pd.DataFrame:
+        """The hand-designed networks the search trained, with whether a searched network dominates them."""
+        frame = self.trials()
+        if frame.empty:
+            return frame
+        return frame[(frame.reference != "") & (frame.state == "COMPLETE")].reset_index(drop=True)
+
+    def hypervolume(self) -> pd.DataFrame:
+        """Hypervolume of the front as the study went on: a row per trained trial in the order trials
+        were numbered (``number``, ``hypervolume``), accuracy in [0, 1] against costs normalised as
+        in the search's summary (by the budget when it counts that cost)."""
+        frame = self.trials()
+        objectives = self.objectives
+        if frame.empty or self.budget is None:
+            return pd.DataFrame({"number": [], "hypervolume": []})
+        done = frame[frame.state == "COMPLETE"].sort_values("number")
+        seen = [[r[_column(o)] for o in objectives] for _, r in done.iterrows()]
+        rows, kept = [], []
+        for _, r in done.iterrows():
+            if r.trained and r.feasible:
+                kept.append([r[_column(o)] for o in objectives])
+            rows.append({"number": int(r.number), "hypervolume": normalised_hypervolume(
+                kept, objectives, budget_metric=self.budget_metric, budget=self.budget, seen=seen)})
+        return pd.DataFrame(rows)
+
+    def choices(self, which: str = "pareto") -> pd.DataFrame:
+        """How the architectural choices spread over networks: a long table with a row per (trial,
+        choice, value) and the ``share`` of the network's blocks that take that value, for the Pareto
+        set (``which="pareto"``) or every trained trial (``"trained"``). See :func:`genome_choices`."""
+        frame = self.trials()
+        if frame.empty:
+            return pd.DataFrame(columns=["number", "macs", "accuracy", "choice", "value", "share"])
+        rows = frame[frame.pareto] if which == "pareto" else frame[frame.trained]
+        out = []
+        for _, r in rows.iterrows():
+            for (choice, value), share in genome_choices(Genome.parse(r.genome), self.in_channels).items():
+                out.append({"number": int(r.number), "macs": r.macs, "accuracy": r.accuracy, "choice": choice,
+                            "value": value, "share": share})
+        return pd.DataFrame(out, columns=["number", "macs", "accuracy", "choice", "value", "share"])
+
+    # ------------------------------------------------------------------------------------------
+    # single trials
+
+    def trial(self, number: int) -> optuna.trial.FrozenTrial:
+        """Trial ``number``; a :class:`StudyError` when it does not exist or has no network."""
+        trials = self.optuna_study.get_trials(deepcopy=False)
+        if not isinstance(number, int) or not 0 <= number < len(trials):
+            raise StudyError(f"study {self.name!r} has no trial {number!r}: its trials are numbered 0 to "
+                             f"{len(trials) - 1}" if trials else f"study {self.name!r} has no trials yet")
+        t = trials[number]
+        if "genome" not in t.user_attrs:
+            reason = t.user_attrs.get("fail_reason") or t.state.name.lower()
+            raise StudyError(f"trial {number} of {self.name!r} has no architecture ({reason}); pick one of the "
+                             f"Pareto set: {', '.join(map(str, self.pareto().number)) or 'empty'}")
+        return t
+
+    def genome(self, number: int) -> Genome:
+        """Trial ``number``'s architecture."""
+        return Genome.parse(self.trial(number).user_attrs["genome"])
+
+    def model(self, number: int, *, weights: bool = True) -> Any:
+        """Trial ``number`` as a PyTorch module, with the weights the search trained when it kept them
+        (the Pareto set and the references) and ``weights`` is true; else freshly initialised."""
+        import torch
+
+        from .builder import build
+
+        model = build(self.genome(number), num_classes=self.num_classes, in_channels=self.in_channels)
+        path = self.weights_path(number)
+        if weights and path.exists():
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model
+
+    def label(self, number: int) -> str:
+        """A readable name for a trial: the reference's name, or ``trial_<N>``."""
+        return self.trial(number).user_attrs.get("reference") or f"trial_{number}"
+
+
+_COLUMNS = ["number", "state", "reference", "accuracy", "test_accuracy", "macs", "flops", "params", "activations",
+            "receptive_field", "latency_ms", "memory", "budget_value", "feasible", "trained", "pareto",
+            "dominated_by", "genome", "status", "fail_reason", "train_seconds", "images_per_second", "weights"]
+
+
+def _column(objective: str) -> str:
+    return {"latency": "latency_ms"}.get(objective, objective)
+
+
+def _dataset_shape(dataset: str) -> tuple[int, int]:
+    """(classes, channels) of a named dataset, for studies written before these were recorded."""
+    shapes = {"cifar10": (10, 3), "cifar100": (100, 3), "mnist": (10, 1), "fashion_mnist": (10, 1),
+              "svhn": (10, 3), "digits": (10, 1)}
+    key = dataset.split(":")[0]
+    if key not in shapes:
+        raise StudyError(f"the study does not record its classes and channels and dataset {dataset!r} is not a "
+                         "named one: rerun the search with this version of nas to record them")
+    return shapes[key]
+
+
+def genome_choices(genome: Genome, in_channels: int = 3) -> dict[tuple[str, str], float]:
+    """The architectural choices of a network as shares of its blocks (pooling left out).
+
+    Keys are ``(choice, value)``: ``("block", "ir")``, ``("kernel", "5")``, ``("activation", "hswish")``,
+    ``("expansion", "6")`` (inverted residuals: expanded / input channels, rounded to a whole number), ``("se", "yes")``;
+    values are the share of the blocks (of the inverted residuals for expansion) with that value. The
+    depth (blocks counted) is ``("depth", "blocks")`` with the count as its value.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    blocks = [(b, c) for b, c in zip(genome.blocks, genome.channels(in_channels)) if not isinstance(b, Pool)]
+    irs = 0
+    for block, c_in in blocks:
+        counts["block", block.kind] += 1
+        kernel = getattr(block, "kernel", None)
+        if kernel is not None:
+            counts["kernel", str(kernel)] += 1
+        counts["activation", block.act] += 1
+        counts["se", "yes" if getattr(block, "se", None) is not None else "no"] += 1
+        if isinstance(block, InvertedResidual):
+            irs += 1
+            counts["expansion", _ratio(block.expanded, c_in)] += 1
+    total = len(blocks) or 1
+    shares = {key: n / (irs if key[0] == "expansion" else total) for key, n in counts.items()}
+    shares["depth", "blocks"] = float(len(blocks))
+    return shares
+
+
+def _ratio(expanded: int, c_in: int) -> str:
+    return str(max(1, round(expanded / c_in))) if c_in else "1"
