@@ -26,7 +26,7 @@ import pandas as pd
 from .genome import Genome, InvertedResidual, Pool
 from .search import _dominates, normalised_hypervolume, pareto_front
 
-__all__ = ["StudyError", "Study", "open_study", "genome_choices"]
+__all__ = ["Study", "StudyError", "genome_choices", "open_study"]
 
 _STATES = optuna.trial.TrialState
 

@@ -1,0 +1,169 @@
+"""Drawing a search: Plotly figures from the tables of :class:`nas.study.Study`.
+
+These functions only draw: every number they show comes from :mod:`nas.study` (``trials()``,
+``hypervolume()``, ``choices()``), so the report, a notebook and a script show the same data.
+
+>>> from nas.study import open_study
+>>> from nas import plots
+>>> study = open_study("studies/mobile_300M_cifar10")
+>>> plots.pareto(study.trials(), budget=study.budget, budget_metric=study.budget_metric).show()
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = ["AXES", "choices", "hypervolume", "pareto"]
+
+# column -> axis title
+AXES = {"macs": "MACs", "params": "parameters", "latency_ms": "latency (ms, CPU, batch 1)",
+        "memory": "peak activation memory (bytes)", "flops": "FLOPs"}
+_TRIAL = "#9aa5b1"
+_FRONT = "#1f77b4"
+_REFERENCE = "#d62728"
+_HOVER = ("<b>%{customdata[0]}</b><br>val accuracy %{y:.4f}<br>test accuracy %{customdata[1]}<br>"
+          "MACs %{customdata[2]}<br>params %{customdata[3]}<br>%{customdata[4]}<br>"
+          "<span style='font-family:monospace;font-size:10px'>%{customdata[5]}</span><extra></extra>")
+
+
+def pareto(trials: pd.DataFrame, *, x: str = "macs", budget: float | None = None, budget_metric: str = "macs",
+           title: str = "") -> go.Figure:
+    """Validation accuracy against a cost (``x``: a column of ``trials``, ``macs`` by default): every
+    trained search trial dimmed, the Pareto front drawn as a staircase, the references labelled by
+    name (over-budget ones as open diamonds, their label says so), and the budget as a dashed line
+    when ``x`` is what the budget counts. Hovering a point shows its trial, metrics and genome."""
+    if x not in trials.columns:
+        raise ValueError(f"x={x!r} is not a column of the trials table; use one of {', '.join(AXES)}")
+    trained = trials[trials.trained & trials[x].notna()] if len(trials) else trials
+    searched = trained[trained.reference == ""]
+    front = trained[trained.pareto].sort_values(x)
+    refs = trained[trained.reference != ""]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=searched[x], y=searched.accuracy, mode="markers", name=f"trials ({len(searched)})",
+        marker={"color": _TRIAL, "size": 7, "opacity": 0.45, "symbol": ["circle" if f else "x" for f in searched.feasible]},
+        customdata=_customdata(searched), hovertemplate=_HOVER))
+    fig.add_trace(go.Scatter(
+        x=front[x], y=front.accuracy, mode="lines+markers+text", name=f"Pareto front ({len(front)})",
+        text=["" if r else f"trial {n}" for n, r in zip(front.number, front.reference)], textposition="top left",
+        textfont={"size": 11, "color": _FRONT},
+        line={"color": _FRONT, "shape": "hv", "width": 2}, marker={"color": _FRONT, "size": 10},
+        customdata=_customdata(front), hovertemplate=_HOVER))
+    fig.add_trace(go.Scatter(
+        x=refs[x], y=refs.accuracy, mode="markers+text", name=f"references ({len(refs)})",
+        text=[r.reference + ("" if r.feasible else " (over budget)") for r in refs.itertuples()],
+        textposition="top center", textfont={"size": 11, "color": _REFERENCE},
+        marker={"color": _REFERENCE, "size": 11,
+                "symbol": ["diamond" if f else "diamond-open" for f in refs.feasible], "line": {"width": 2}},
+        customdata=_customdata(refs), hovertemplate=_HOVER))
+    budget_x = _budget_on_axis(x, budget, budget_metric)
+    if budget_x is not None:
+        fig.add_vline(x=budget_x, line={"dash": "dash", "color": "#444"})
+        # annotations on a log axis take log10 coordinates
+        fig.add_annotation(x=math.log10(budget_x), y=1, yref="paper", yanchor="bottom", showarrow=False,
+                           text=f"budget {_short(budget or 0)} {AXES.get(budget_metric, budget_metric)}", font={"color": "#444"})
+    fig.update_layout(title=title or f"Validation accuracy against {AXES.get(x, x)}", template="plotly_white",
+                      xaxis_title=AXES.get(x, x) + " (log scale)", yaxis_title="validation accuracy",
+                      legend={"orientation": "h", "y": -0.18}, height=560, margin={"t": 80, "r": 30})
+    xs = [v for v in [*trained[x], budget_x] if v is not None and v > 0]
+    # room on both sides for the reference labels
+    if xs:
+        low, high = math.log10(min(xs)) - 0.06, math.log10(max(xs)) + 0.1
+        ticks = _log_ticks(10**low, 10**high)
+        fig.update_xaxes(type="log", range=[low, high], tickvals=ticks, ticktext=[_short(t) for t in ticks])
+    else:
+        fig.update_xaxes(type="log")
+    return fig
+
+
+def hypervolume(curve: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """The hypervolume of the front after each trial (``Study.hypervolume()``)."""
+    fig = go.Figure(go.Scatter(x=curve.number, y=curve.hypervolume, mode="lines+markers", line={"shape": "hv"},
+                               name="hypervolume", hovertemplate="after trial %{x}: %{y:.4f}<extra></extra>"))
+    fig.update_layout(title=title or "Hypervolume of the front over trials", template="plotly_white",
+                      xaxis_title="trial", yaxis_title="hypervolume (accuracy × cost / budget)", height=360)
+    return fig
+
+
+def choices(table: pd.DataFrame, *, labels: dict[int, str] | None = None, title: str = "") -> go.Figure:
+    """How the architectural choices spread along the front: for each choice (kernel, expansion,
+    activation, block type, squeeze-and-excitation) a stacked bar per network, cheapest on the
+    left, giving the share of its blocks taking each value (``Study.choices()``)."""
+    table = table[table.choice != "depth"]
+    names = [c for c in ("kernel", "expansion", "activation", "block", "se") if c in set(table.choice)]
+    order = table.drop_duplicates("number").sort_values("macs")
+    labels = labels or {}
+    ticks = [f"{labels.get(n, f'trial {n}')}<br>{_short(m)}" for n, m in zip(order.number, order.macs)]
+    fig = make_subplots(rows=max(1, len(names)), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=[f"{n}" for n in names])
+    for row, name in enumerate(names, start=1):
+        part = table[table.choice == name]
+        for value in sorted(set(part.value), key=_natural):
+            shares = part[part.value == value].set_index("number").share.reindex(order.number).fillna(0.0)
+            fig.add_trace(go.Bar(x=ticks, y=shares.values, name=f"{name} {value}", legendgroup=name,
+                                 hovertemplate=f"{name} {value}: %{{y:.0%}} of the blocks<extra></extra>"),
+                          row=row, col=1)
+    fig.update_layout(barmode="stack", template="plotly_white", height=180 * max(1, len(names)) + 120,
+                      title=title or "Choices along the front (share of each network's blocks; cheapest first)",
+                      legend={"tracegroupgap": 120})
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    return fig
+
+
+def _customdata(rows: pd.DataFrame) -> list[list[str]]:
+    data = []
+    for r in rows.itertuples():
+        name = r.reference or f"trial {r.number}"
+        test = "-" if r.test_accuracy is None or math.isnan(r.test_accuracy) else f"{r.test_accuracy:.4f}"
+        where = ("on the front" if r.pareto else "over budget" if not r.feasible
+                 else f"dominated by trial {r.dominated_by}" if r.dominated_by >= 0 else "off the front")
+        data.append([name, test, _short(r.macs), _short(r.params), where, _wrap(r.genome)])
+    return data
+
+
+def _budget_on_axis(x: str, budget: float | None, metric: str) -> float | None:
+    if budget is None:
+        return None
+    if x == metric:
+        return budget
+    if (x, metric) == ("macs", "flops"):
+        return budget / 2
+    return None
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    """Round tick values (1, 2, 5 times a power of ten; every digit when that gives too few) in [low, high]."""
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    for digits in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [d * 10**k for k in decades for d in digits if low <= d * 10**k <= high]
+        if len(ticks) >= 4:
+            return ticks
+    return ticks
+
+
+def _short(value: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:.3g}"
+
+
+def _wrap(text: str, width: int = 90) -> str:
+    words, lines, line = text.split(" "), [], ""
+    for word in words:
+        if line and len(line) + len(word) > width:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}" if line else word
+    return "<br>".join(lines + [line])
+
+
+def _natural(value: str) -> tuple[float, str]:
+    try:
+        return float(value), ""
+    except ValueError:
+        return math.inf, value

@@ -1,0 +1,237 @@
+"""``python -m nas.report STUDY``: the Pareto report of a search.
+
+Writes into the study folder (or ``--out DIR``):
+
+* ``report.html``: one self-contained page (Plotly's JavaScript inlined, works offline) with the
+  Pareto front of validation accuracy against MACs (and against params, latency or memory when
+  those were objectives), every trial dimmed, the references labelled, the budget as a line and each
+  point's genome on hover; the hypervolume over trials; how the choices spread along the front;
+  tables of the Pareto set and of the references.
+* ``trials.csv`` and ``pareto.csv``: the tables behind the plots.
+* ``pareto.png``: the front as a static picture, when a Chromium-family browser is installed for
+  kaleido (Debian: ``apt-get install chromium``); without one the PNG alone is skipped, with a message.
+
+:func:`report_data` computes, :func:`figures` draws, :func:`write_report` writes: tests check the
+first, a notebook can use any of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import plots
+from .study import Study, StudyError, open_study
+
+__all__ = ["ReportData", "figures", "main", "report_data", "write_report"]
+
+_TABLE_COLUMNS = ["number", "reference", "accuracy", "test_accuracy", "macs", "params", "feasible",
+                  "dominated_by", "genome"]
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, computed from the study."""
+
+    study: str
+    space: str
+    dataset: str
+    objectives: list[str]
+    budget: float | None
+    budget_metric: str
+    trials: pd.DataFrame
+    pareto: pd.DataFrame
+    references: pd.DataFrame
+    hypervolume: pd.DataFrame
+    choices: pd.DataFrame
+    labels: dict[int, str]
+    counts: dict[str, int]
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_hypervolume(self) -> float:
+        return float(self.hypervolume.hypervolume.iloc[-1]) if len(self.hypervolume) else 0.0
+
+    @property
+    def cost_axes(self) -> list[str]:
+        """The cost columns to plot accuracy against: MACs always, then the other cost objectives."""
+        axes = ["macs"] + [{"latency": "latency_ms"}.get(o, o) for o in self.objectives[1:]]
+        return list(dict.fromkeys(axes))
+
+    def dominated(self) -> dict[str, int]:
+        """Reference name -> the searched trial on the front that dominates it (references not dominated
+        are left out)."""
+        return {r.reference: int(r.dominated_by) for r in self.references.itertuples() if r.dominated_by >= 0}
+
+
+def report_data(study: Study) -> ReportData:
+    """Compute what the report shows (no drawing)."""
+    trials = study.trials()
+    searched = trials[trials.reference == ""] if len(trials) else trials
+    counts = {
+        "trials": len(trials),
+        "search trials": len(searched),
+        "references": int((trials.reference != "").sum()) if len(trials) else 0,
+        "trained": int(trials.trained.sum()) if len(trials) else 0,
+        "over budget, not trained": int((~searched.feasible & (searched.state == "COMPLETE")
+                                         & ~searched.trained).sum()) if len(trials) else 0,
+        "failed": int((trials.state == "FAIL").sum()) if len(trials) else 0,
+        "running or waiting": int(trials.state.isin(["RUNNING", "WAITING"]).sum()) if len(trials) else 0,
+    }
+    pareto = study.pareto()
+    counts["Pareto set"] = len(pareto)
+    labels = {int(n): (r or f"trial {n}") for n, r in zip(trials.number, trials.reference)} if len(trials) else {}
+    return ReportData(study=study.name, space=study.space, dataset=study.dataset, objectives=study.objectives,
+                      budget=study.budget, budget_metric=study.budget_metric, trials=trials, pareto=pareto,
+                      references=study.references(), hypervolume=study.hypervolume(), choices=study.choices(),
+                      labels=labels, counts=counts, protocol=dict(study.attrs.get("protocol", {})))
+
+
+def figures(data: ReportData) -> dict[str, Any]:
+    """The report's figures by name: ``pareto_<cost>`` for each cost axis, ``hypervolume``, ``choices``."""
+    figs: dict[str, Any] = {}
+    for axis in data.cost_axes:
+        figs[f"pareto_{axis}"] = plots.pareto(
+            data.trials, x=axis, budget=data.budget, budget_metric=data.budget_metric,
+            title=f"{data.study}: validation accuracy against {plots.AXES.get(axis, axis)} ({data.dataset})")
+    figs["hypervolume"] = plots.hypervolume(data.hypervolume)
+    figs["choices"] = plots.choices(data.choices, labels=data.labels)
+    return figs
+
+
+def write_report(study: Study, out: str | Path | None = None, *, png: bool = True) -> dict[str, Path | str]:
+    """Write report.html, trials.csv, pareto.csv and (when a browser for kaleido is there) pareto.png.
+
+    Returns the paths written by kind; ``"png"`` holds a message instead of a path when the PNG was
+    skipped.
+    """
+    out = Path(out) if out is not None else study.folder
+    out.mkdir(parents=True, exist_ok=True)
+    data = report_data(study)
+    figs = figures(data)
+    written: dict[str, Path | str] = {}
+    data.trials.to_csv(out / "trials.csv", index=False)
+    data.pareto.to_csv(out / "pareto.csv", index=False)
+    written["trials.csv"], written["pareto.csv"] = out / "trials.csv", out / "pareto.csv"
+    (out / "report.html").write_text(_html(data, figs), encoding="utf-8")
+    written["report.html"] = out / "report.html"
+    if png:
+        written["png"] = _write_png(figs["pareto_macs"], out / "pareto.png")
+    return written
+
+
+def _write_png(fig: Any, path: Path) -> Path | str:
+    try:
+        fig.write_image(path, width=1100, height=650, scale=2)
+    except Exception as exc:  # noqa: BLE001 - kaleido raises its own types for a missing browser
+        return (f"pareto.png skipped: kaleido could not render it ({type(exc).__name__}: {str(exc).strip()[:200]}). "
+                "Install a Chromium-family browser (Debian: apt-get install chromium) or run "
+                "`plotly_get_chrome`, then rerun.")
+    return path
+
+
+def _html(data: ReportData, figs: dict[str, Any]) -> str:
+    parts = []
+    for i, (name, fig) in enumerate(figs.items()):
+        # the first figure carries plotly.js inline: the page needs no network
+        parts.append(f'<section id="{name}">' + fig.to_html(full_html=False, include_plotlyjs=(i == 0),
+                                                            div_id=f"fig-{name}") + "</section>")
+    budget = "none" if data.budget is None else f"{data.budget:,.0f} {data.budget_metric}"
+    facts = {"study": data.study, "space": data.space, "dataset": data.dataset,
+             "objectives": ", ".join(data.objectives), "budget": budget,
+             "hypervolume": f"{data.final_hypervolume:.4f} (accuracy × cost / budget; reference point accuracy 0, "
+                            "cost = budget)"}
+    facts.update({k: str(v) for k, v in data.counts.items()})
+    protocol = ", ".join(f"{k} {v}" for k, v in data.protocol.items() if k in (
+        "epochs", "batch_size", "lr", "resolution", "train_size", "val_size", "label_smoothing", "weight_decay"))
+    if protocol:
+        facts["proxy protocol"] = protocol
+    dominated = data.dominated()
+    verdicts = []
+    for r in data.references.itertuples():
+        status = "" if r.feasible else " (over budget)"
+        verdict = (f"dominated by trial {dominated[r.reference]}" if r.reference in dominated
+                   else "not dominated by the search")
+        verdicts.append(f"<li><b>{html.escape(r.reference)}</b>{status}: {verdict}</li>")
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts.items())
+    return _PAGE.format(
+        title=html.escape(f"nas report: {data.study}"), facts=rows, verdicts="".join(verdicts) or "<li>none</li>",
+        pareto_table=_table(data.pareto), reference_table=_table(data.references), figures="\n".join(parts))
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "<p>none</p>"
+    shown = frame[_TABLE_COLUMNS].copy()
+    for column in ("macs", "params"):
+        shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
+    return shown.to_html(index=False, float_format=lambda v: f"{v:.4f}", classes="table", border=0, na_rep="-")
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }}
+th, td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }}
+td:last-child {{ font-family: monospace; font-size: 11px; max-width: 600px; word-break: break-all; }}
+section {{ margin: 1.5em 0; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<table class="facts">{facts}</table>
+<h2>References</h2>
+<ul id="verdicts">{verdicts}</ul>
+{figures}
+<h2>Pareto set</h2>
+{pareto_table}
+<h2>References (trained under the same protocol)</h2>
+{reference_table}
+</body>
+</html>
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nas.report", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Write the Pareto report of a search: report.html (offline), trials.csv, pareto.csv and "
+                    "pareto.png.")
+    parser.add_argument("study", nargs="?", default=None,
+                        help="a study folder (studies/<name>/ with study.db), its study.db, or a study name under "
+                             "studies/; leave it out with --storage")
+    parser.add_argument("--storage", default=None, help="Optuna storage URL, for studies outside a study folder")
+    parser.add_argument("--study-name", default=None, help="the study in --storage (needed when it holds several)")
+    parser.add_argument("--out", default=None, help="folder to write into (default: the study folder)")
+    parser.add_argument("--no-png", action="store_true", help="skip pareto.png (needs a browser for kaleido)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        study = open_study(args.study, storage=args.storage, name=args.study_name)
+        written = write_report(study, args.out, png=not args.no_png)
+    except StudyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for value in written.values():
+        if isinstance(value, Path):
+            print(f"wrote {value}")
+        else:
+            print(value, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
