@@ -28,8 +28,16 @@ from .cost import Cost, count, min_resolution
 from .genome import Genome
 from .space import Space, get_space, list_spaces
 
-__all__ = ["SearchConfig", "parse_budget", "default_study_name", "run", "main", "pareto_front", "hypervolume",
-           "normalised_hypervolume"]
+__all__ = [
+    "SearchConfig",
+    "default_study_name",
+    "hypervolume",
+    "main",
+    "normalised_hypervolume",
+    "pareto_front",
+    "parse_budget",
+    "run",
+]
 
 OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize",
               "memory": "minimize"}
@@ -147,7 +155,7 @@ def smallest_cost(space: Space, metric: str, *, in_channels: int, num_classes: i
     dims = space.dimensions()
     params = {name: choices[0] for name, choices in dims.items()}
     res = space.target_resolution
-    price = lambda p: _metric(count(space.genome_from_params(p), resolution=res, in_channels=in_channels,  # noqa: E731
+    price = lambda p: _metric(count(space.genome_from_params(p), resolution=res, in_channels=in_channels,
                                     num_classes=num_classes), metric)
     best = price(params)
     for _ in range(2):  # coordinate descent, twice: cheap and enough for these spaces
@@ -622,7 +630,11 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
                      f"{'-' if test is None else f'{test:.4f}'} MACs {_fmt_count(cost['macs'])}{feasible}: {verdict}")
     lines.append(f"hypervolume: {result.hypervolume:.4f} (accuracy × cost normalised by the budget)")
     lines.append("files: " + ", ".join(result.files))
-    lines.append(f"look further: optuna-dashboard {result.storage}")
+    folder = Path(result.files[-1]).parent
+    where = str(folder) if result.storage.startswith("sqlite:") else f"--storage {result.storage} --study-name {result.study_name}"
+    lines.append(f"look further: python -m nas.report {where}   (report.html, pareto.png, CSV tables)")
+    lines.append(f"              python -m nas.export {where} --pareto   (the front as PyTorch modules)")
+    lines.append(f"              optuna-dashboard {result.storage}")
     return "\n".join(lines)
 
 
