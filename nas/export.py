@@ -1,0 +1,1081 @@
+"""``python -m nas.export``: found architectures as standalone, readable PyTorch modules.
+
+Each exported network is one Python file that imports torch only (never ``nas``): the block classes it
+uses, written out as plain ``torch.nn`` modules, and a ``build(num_classes, in_channels, pretrained)``
+that lists its layers one line per block. Its module docstring carries the provenance (genome, cost,
+accuracies, dataset, study and trial), and ``GENOME`` and ``METRICS`` carry it for programs. The
+search's trained weights, where it kept them (the Pareto set and the references), are copied next to
+the module as ``<name>.pt`` for ``build(pretrained=True)``.
+
+    python -m nas.export studies/mobile_300M_cifar10 --trial 19     # studies/.../models/trial_19.py (+ .pt)
+    python -m nas.export mobile_300M_cifar10 --pareto               # the package studies/.../models/
+    python -m nas.export --storage URL --study-name NAME --trial 19 --out exported/
+    python -m nas.export --genome "conv_s2_c16 ir_c16_x32 head_c64" --num-classes 10 --out net.py
+
+>>> from studies.mobile_300M_cifar10.models import trial_19
+>>> model = trial_19.build(pretrained=True).eval()
+
+The written classes mirror :mod:`nas.blocks` one for one (same sub-module names, registration order and
+initialisation), so an exported network has the state dict of ``nas.build(genome)`` and, with the same
+weights, its outputs; ``tests/test_export.py`` checks that over every reference and random genomes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import keyword
+import math
+import os
+import re
+import shutil
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .cost import count, min_resolution
+from .genome import (
+    ACTIVATIONS,
+    GATES,
+    Block,
+    Bottleneck,
+    Conv,
+    DepthwiseSeparable,
+    Fire,
+    Genome,
+    Head,
+    InvertedResidual,
+    Norm,
+    Pool,
+    Residual,
+    ShuffleUnit,
+    as_genome,
+)
+from .study import Study, StudyError, open_study
+
+__all__ = ["ExportError", "ExportInfo", "export_genome", "export_pareto", "export_trial", "main", "module_source",
+           "package_source", "trial_info"]
+
+
+class ExportError(ValueError):
+    """A bad export request: the message names the value and the fix. The CLI prints it and exits with 2."""
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """What an exported module says about its network: the docstring's provenance and ``METRICS``."""
+
+    name: str  # the module's name: trial_19, mobilenet_v3_small
+    macs: int  # multiply-accumulates at resolution×resolution, batch 1
+    params: int
+    resolution: int  # input side the MACs are counted at
+    study: str = ""
+    space: str = ""
+    trial: int | None = None
+    reference: str = ""  # the hand-designed network's name, for a reference trial
+    dataset: str = ""
+    train_resolution: int | None = None  # input side of the search's training
+    accuracy: float | None = None  # validation accuracy: what the search selected on
+    test_accuracy: float | None = None  # held-out test accuracy (the Pareto set and references)
+    status: str = ""  # the search's word on the trial: trained, over budget, failed
+    weights: str | None = None  # file name of the trained weights, next to the module
+
+    def metrics(self) -> dict[str, Any]:
+        """The module's ``METRICS`` and its entry in a package's ``MODELS``."""
+        return {"study": self.study or None, "trial": self.trial, "reference": self.reference or None,
+                "dataset": self.dataset or None, "accuracy": self.accuracy, "test_accuracy": self.test_accuracy,
+                "macs": self.macs, "params": self.params, "resolution": self.resolution,
+                "pretrained": self.weights is not None}
+
+
+# ----------------------------------------------------------------------------------------------
+# the classes an exported module may hold: nas.blocks written for torch alone. Norms are callables
+# (channels -> module, None for no norm) and activations nn classes, instead of nas.genome.Norm and
+# names; sub-module names, order and hyperparameters are those of nas.blocks, so state dicts, reprs
+# and random-number use agree (tests/test_export.py checks all three).
+
+# the standard-library imports, by the name the module uses
+_STDLIB_IMPORTS = {
+    "OrderedDict": "from collections import OrderedDict",
+    "Callable": "from collections.abc import Callable",
+    "partial": "from functools import partial",
+    "Path": "from pathlib import Path",
+}
+
+_HELPERS = {
+    "NormLayer": '''
+NormLayer = Callable[[int], nn.Module]  # channels -> normalisation module
+''',
+    "_act": '''
+def _act(layer: type[nn.Module]) -> nn.Module:
+    """An activation module, in place where that is safe (as torchvision builds them)."""
+    return layer(inplace=True) if layer in (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU) else layer()
+''',
+    "_conv": '''
+def _conv(in_channels: int, out_channels: int, kernel: int, *, stride: int, dilation: int, groups: int,
+          separable: bool, bias: bool, padding: int | None) -> nn.Module:
+    padding = (kernel - 1) // 2 * dilation if padding is None else padding
+    if not separable:
+        return nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=bias)
+    # spatially separable: k×1 then 1×k, each striding and dilating along its own axis
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, (kernel, 1), (stride, 1), (padding, 0), (dilation, 1), groups,
+                  bias=False),
+        nn.Conv2d(out_channels, out_channels, (1, kernel), (1, stride), (0, padding), (1, dilation), groups,
+                  bias=bias),
+    )
+''',
+}
+
+_CLASSES = {
+    "StochasticDepth": '''
+class StochasticDepth(nn.Module):
+    """Drops the residual branch of a random share ``p`` of the samples in training and scales up the
+    rest (Huang et al., 2016), as ``torchvision.ops.StochasticDepth(p, "row")``."""
+
+    def __init__(self, p: float, mode: str = "row") -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival_rate = 1.0 - self.p
+        noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device)
+        noise = noise.bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return x * noise
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p}, mode={self.mode})"
+''',
+    "ConvNormAct": '''
+class ConvNormAct(nn.Sequential):
+    """Convolution, normalisation, activation (torchvision's ``Conv2dNormActivation``); the convolution has
+    a bias only without a norm, unless ``bias`` asks for one. ``separable`` factors a k×k kernel into k×1
+    and 1×k; ``shuffle`` shuffles the channels across the groups afterwards (ShuffleNetV1)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
+                 dilation: int = 1, groups: int = 1, separable: bool = False,
+                 norm: NormLayer | None = nn.BatchNorm2d, act: type[nn.Module] = nn.ReLU,
+                 padding: int | None = None, bias: bool = False, shuffle: bool = False) -> None:
+        super().__init__(OrderedDict(
+            conv=_conv(in_channels, out_channels, kernel, stride=stride, dilation=dilation, groups=groups,
+                       separable=separable, bias=bias or norm is None, padding=padding),
+            norm=norm(out_channels) if norm is not None else nn.Identity(),
+            act=_act(act),
+            shuffle=nn.ChannelShuffle(groups) if shuffle and groups > 1 else nn.Identity(),
+        ))
+''',
+    "SqueezeExcitation": '''
+class SqueezeExcitation(nn.Module):
+    """Squeeze-and-excitation (Hu et al., 2018), as ``torchvision.ops.SqueezeExcitation``."""
+
+    def __init__(self, channels: int, squeeze: int, *, act: type[nn.Module] = nn.ReLU,
+                 gate: type[nn.Module] = nn.Sigmoid) -> None:
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+        self.activation = _act(act)
+        self.scale_activation = gate()
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+''',
+    "DepthwiseSeparableConv": '''
+class DepthwiseSeparableConv(nn.Sequential):
+    """Depthwise k×k conv + norm + act, then pointwise 1×1 conv + norm + act (MobileNetV1, Howard et al.,
+    2017)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
+                 dilation: int = 1, separable: bool = False, norm: NormLayer | None = nn.BatchNorm2d,
+                 act: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__(OrderedDict(
+            depthwise=ConvNormAct(in_channels, in_channels, kernel, stride=stride, dilation=dilation,
+                                  groups=in_channels, separable=separable, norm=norm, act=act),
+            pointwise=ConvNormAct(in_channels, out_channels, 1, norm=norm, act=act),
+        ))
+''',
+    "MBConv": '''
+class MBConv(nn.Module):
+    """Inverted residual with linear bottleneck (MobileNetV2, Sandler et al., 2018), optionally with
+    squeeze-and-excitation (MnasNet, MobileNetV3, EfficientNet) and stochastic depth on the residual
+    branch (EfficientNet). The expansion is left out when ``expanded == in_channels``."""
+
+    def __init__(self, in_channels: int, out_channels: int, expanded: int, kernel: int = 3, *, stride: int = 1,
+                 dilation: int = 1, separable: bool = False, norm: NormLayer | None = nn.BatchNorm2d,
+                 act: type[nn.Module] = nn.ReLU,
+                 se: int = 0, se_act: type[nn.Module] = nn.ReLU, se_gate: type[nn.Module] = nn.Sigmoid,  # +se
+                 drop_path: float = 0.0,  # +sd
+                 ) -> None:
+        super().__init__()
+        self.use_res_connect = stride == 1 and in_channels == out_channels
+        # expand
+        self.expand = (ConvNormAct(in_channels, expanded, 1, norm=norm, act=act)
+                       if expanded != in_channels else nn.Identity())
+        # depthwise
+        self.depthwise = ConvNormAct(expanded, expanded, kernel, stride=stride, dilation=dilation,
+                                     groups=expanded, separable=separable, norm=norm, act=act)
+        # squeeze and excitation
+        self.se = SqueezeExcitation(expanded, se, act=se_act, gate=se_gate) if se else nn.Identity()  # +se
+        self.se = nn.Identity()  # none in this network  # -se
+        # project (linear bottleneck: no activation)
+        self.project = ConvNormAct(expanded, out_channels, 1, norm=norm, act=nn.Identity)
+        self.drop_path = (StochasticDepth(drop_path, "row") if self.use_res_connect and drop_path > 0  # +sd
+                          else nn.Identity())  # +sd
+        self.drop_path = nn.Identity()  # no stochastic depth in this network  # -sd
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.project(self.se(self.depthwise(self.expand(x))))
+        if self.use_res_connect:
+            out = self.drop_path(out) + x
+        return out
+''',
+    "ResidualBlock": '''
+class ResidualBlock(nn.Module):
+    """Residual block (ResNet, He et al., 2016): basic (two k×k convolutions) when ``width`` is 0, else
+    bottleneck (1×1 to ``width``, k×k with ``groups``, 1×1). The shortcut is the identity when shapes
+    allow (and ``project`` is off), else a strided 1×1 convolution with norm; optional squeeze-and-
+    excitation before the addition, stochastic depth on the residual branch, activation after it."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, width: int = 0, groups: int = 1,
+                 stride: int = 1, dilation: int = 1, separable: bool = False,
+                 norm: NormLayer | None = nn.BatchNorm2d, act: type[nn.Module] = nn.ReLU, project: bool = False,
+                 se: int = 0, se_act: type[nn.Module] = nn.ReLU, se_gate: type[nn.Module] = nn.Sigmoid,  # +se
+                 drop_path: float = 0.0,  # +sd
+                 ) -> None:
+        super().__init__()
+        spatial = {"stride": stride, "dilation": dilation, "separable": separable, "norm": norm}
+        if width:
+            self.conv1 = ConvNormAct(in_channels, width, 1, norm=norm, act=act)
+            self.conv2 = ConvNormAct(width, width, kernel, groups=groups, act=act, **spatial)
+            self.conv3 = ConvNormAct(width, out_channels, 1, norm=norm, act=nn.Identity)
+        else:
+            self.conv1 = ConvNormAct(in_channels, out_channels, kernel, act=act, **spatial)
+            self.conv2 = ConvNormAct(out_channels, out_channels, kernel, dilation=dilation, separable=separable,
+                                     norm=norm, act=nn.Identity)
+            self.conv3 = nn.Identity()
+        self.se = SqueezeExcitation(out_channels, se, act=se_act, gate=se_gate) if se else nn.Identity()  # +se
+        self.se = nn.Identity()  # none in this network  # -se
+        needs_projection = project or stride != 1 or in_channels != out_channels
+        self.shortcut = (ConvNormAct(in_channels, out_channels, 1, stride=stride, norm=norm, act=nn.Identity)
+                         if needs_projection else nn.Identity())
+        self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()  # +sd
+        self.drop_path = nn.Identity()  # no stochastic depth in this network  # -sd
+        self.act = _act(act)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.se(self.conv3(self.conv2(self.conv1(x))))
+        return self.act(self.drop_path(out) + self.shortcut(x))
+''',
+    "ShuffleV2Unit": '''
+class ShuffleV2Unit(nn.Module):
+    """ShuffleNetV2 unit (Ma et al., 2018), as torchvision's ``shufflenetv2.InvertedResidual``: with
+    stride 1, half the channels pass and half go through 1×1, depthwise k×k, 1×1; with stride 2 both
+    branches see the whole input. The halves are concatenated and shuffled."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
+                 dilation: int = 1, separable: bool = False, norm: NormLayer | None = nn.BatchNorm2d,
+                 act: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        half = out_channels // 2
+        spatial = {"stride": stride, "dilation": dilation, "separable": separable, "norm": norm, "act": nn.Identity}
+        self.stride = stride
+        if stride > 1:
+            self.branch1: nn.Module = nn.Sequential(
+                ConvNormAct(in_channels, in_channels, kernel, groups=in_channels, **spatial),
+                ConvNormAct(in_channels, half, 1, norm=norm, act=act),
+            )
+        else:
+            self.branch1 = nn.Identity()
+        self.branch2 = nn.Sequential(
+            ConvNormAct(in_channels if stride > 1 else half, half, 1, norm=norm, act=act),
+            ConvNormAct(half, half, kernel, groups=half, **spatial),
+            ConvNormAct(half, half, 1, norm=norm, act=act),
+        )
+        self.shuffle = nn.ChannelShuffle(2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return self.shuffle(out)
+''',
+    "FireModule": '''
+class FireModule(nn.Module):
+    """Fire module (SqueezeNet, Iandola et al., 2016): 1×1 squeeze, then 1×1 and 3×3 expansions side
+    by side, concatenated."""
+
+    def __init__(self, in_channels: int, squeeze: int, expand1: int, expand3: int, *,
+                 norm: NormLayer | None = nn.BatchNorm2d, act: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        self.squeeze = ConvNormAct(in_channels, squeeze, 1, norm=norm, act=act)
+        self.expand1x1 = ConvNormAct(squeeze, expand1, 1, norm=norm, act=act)
+        self.expand3x3 = ConvNormAct(squeeze, expand3, 3, norm=norm, act=act)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.squeeze(x)
+        return torch.cat((self.expand1x1(x), self.expand3x3(x)), dim=1)
+''',
+    "ClassifierHead": '''
+class ClassifierHead(nn.Sequential):
+    """What follows the pooled, flattened features: hidden linear layers with their activation,
+    dropout (after every hidden layer and before the classifier, or with ``dropout_first`` before
+    every hidden layer, AlexNet's order), and the linear classifier."""
+
+    def __init__(self, in_features: int, num_classes: int, *, hidden: tuple[int, ...] = (),
+                 act: type[nn.Module] = nn.ReLU, dropout: float = 0.0, dropout_first: bool = False) -> None:
+        layers: list[nn.Module] = []
+        for width in hidden:
+            if dropout_first:
+                layers.append(nn.Dropout(dropout))
+            layers += [nn.Linear(in_features, width), _act(act)]
+            if not dropout_first:
+                layers.append(nn.Dropout(dropout))
+            in_features = width
+        if not hidden:
+            layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(in_features, num_classes))
+        super().__init__(*layers)
+''',
+    "ConvClassifier": '''
+class ConvClassifier(nn.Sequential):
+    """SqueezeNet's classifier: dropout, 1×1 convolution to the classes, ReLU, global average pooling."""
+
+    def __init__(self, in_channels: int, num_classes: int, *, dropout: float = 0.0) -> None:
+        super().__init__(nn.Dropout(dropout), nn.Conv2d(in_channels, num_classes, 1), nn.ReLU(inplace=True),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+''',
+    "Net": '''
+class Net(nn.Module):
+    """The network: ``features`` (every block and the head's 1×1 conv), adaptive average pooling,
+    flattening, ``classifier``. ``genome`` keeps the genome string the network was built from."""
+
+    def __init__(self, features: nn.Sequential, classifier: nn.Module, *, pool: int | None = 1,
+                 genome: str = "") -> None:
+        super().__init__()
+        self.features = features
+        # a convolutional classifier pools by itself: then there is nothing to pool or flatten here
+        self.avgpool = nn.AdaptiveAvgPool2d(pool) if pool else nn.Identity()
+        self.flatten = nn.Flatten(1) if pool else nn.Identity()
+        self.classifier = classifier
+        self.genome = genome
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.flatten(self.avgpool(self.features(x))))
+
+    def extra_repr(self) -> str:
+        return f"genome={self.genome!r}" if self.genome else ""
+''',
+}
+
+_INIT_WEIGHTS = '''
+def init_weights(model: nn.Module) -> None:
+    """torchvision's initialisation of its MobileNets and ResNets: He (fan-out) for convolutions,
+    N(0, 0.01) for linear layers."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+'''
+_INIT_CONV_CLASSIFIER = '''\
+    # SqueezeNet: a small start for the classifier, as a linear layer gets
+    nn.init.normal_(model.classifier[1].weight, 0, 0.01)
+'''
+
+# which definitions each one needs (SqueezeExcitation and StochasticDepth join when some block uses them)
+_NEEDS = {
+    "StochasticDepth": (),
+    "ConvNormAct": ("NormLayer", "_act", "_conv"),
+    "SqueezeExcitation": ("_act",),
+    "DepthwiseSeparableConv": ("ConvNormAct",),
+    "MBConv": ("ConvNormAct",),
+    "ResidualBlock": ("ConvNormAct", "_act"),
+    "ShuffleV2Unit": ("ConvNormAct",),
+    "FireModule": ("ConvNormAct",),
+    "ClassifierHead": ("_act",),
+    "ConvClassifier": (),
+    "Net": (),
+}
+_ORDER = ("NormLayer", "_act", "_conv", *_CLASSES)
+_BLOCK_CLASS = {Conv: "ConvNormAct", DepthwiseSeparable: "DepthwiseSeparableConv", InvertedResidual: "MBConv",
+                Residual: "ResidualBlock", Bottleneck: "ResidualBlock", ShuffleUnit: "ShuffleV2Unit",
+                Fire: "FireModule"}
+_ACT = {"relu": "nn.ReLU", "relu6": "nn.ReLU6", "hardswish": "nn.Hardswish", "silu": "nn.SiLU", "gelu": "nn.GELU",
+        "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "none": "nn.Identity"}
+_GATE = {"sigmoid": "nn.Sigmoid", "hardsigmoid": "nn.Hardsigmoid"}
+assert tuple(_ACT) == ACTIVATIONS and tuple(_GATE) == GATES, "nas.genome has activations this module cannot write"
+
+
+# ----------------------------------------------------------------------------------------------
+# rendering a module
+
+
+def module_source(genome: Genome | str, *, num_classes: int, in_channels: int, meta: ExportInfo) -> str:
+    """The source of a standalone module (torch only) that builds ``genome``.
+
+    Args:
+        genome: the architecture.
+        num_classes: the default of ``build(num_classes=...)``, the classes the weights were trained for.
+        in_channels: the default of ``build(in_channels=...)``.
+        meta: the provenance the docstring and ``METRICS`` tell; ``meta.weights`` names the weights file
+            next to the module that ``build(pretrained=True)`` loads (None: it raises instead).
+
+    Returns:
+        Python source: docstring, imports, ``GENOME``, ``METRICS``, the block classes the network uses,
+        ``init_weights`` and ``build``. ``build(num_classes, in_channels)`` gives a network with the state
+        dict, the outputs and (seeded alike) the initial weights of ``nas.build(genome, ...)``.
+
+    Example:
+        >>> info = ExportInfo(name="tiny", macs=0, params=0, resolution=32)
+        >>> source = module_source("conv_s2_c16 ir_c16_x32 head_c64", num_classes=10, in_channels=3, meta=info)
+        >>> "class MBConv(nn.Module)" in source and "import nas" not in source
+        True
+    """
+    genome = as_genome(genome)
+    genome.channels(in_channels)  # a genome that cannot take these channels fails here, with the reason
+    build_code, used = _build_function(genome, num_classes=num_classes, in_channels=in_channels, meta=meta)
+    # residual blocks carry squeeze-and-excitation and stochastic depth only when some block uses them
+    options = {"se": any(getattr(b, "se", None) is not None for b in genome.blocks),
+               "sd": "drop_path=" in build_code}
+    used |= {name for name, option in (("SqueezeExcitation", "se"), ("StochasticDepth", "sd")) if options[option]}
+    needed = _closure(used)
+    definitions = [_variant(_HELPERS.get(name) or _CLASSES[name], options) for name in _ORDER if name in needed]
+    init = _INIT_WEIGHTS + (_INIT_CONV_CLASSIFIER if genome.head.conv_classifier else "")
+    constants = [_genome_constant(genome), f"METRICS = {_literal(meta.metrics())}"]
+    if meta.weights is not None:
+        constants.append(f"WEIGHTS = {_literal(meta.weights)}  # the trained weights, next to this file")
+    body = "\n\n".join(["\n".join(constants)] + [d.strip("\n") + "\n" for d in definitions]
+                       + [init.strip("\n") + "\n", build_code])
+    body = re.sub(r"\n{2,}(?=class |def |NormLayer)", "\n\n\n", body)
+    return f'"""{_escape(_docstring(genome, num_classes, in_channels, meta))}"""\n\n{_imports(body)}\n\n{body}'
+
+
+def _variant(source: str, options: dict[str, bool]) -> str:
+    """A class's source for these options: a line ending in ``# +name`` stays only when the option is
+    on, one ending in ``# -name`` only when it is off; the markers go."""
+    lines = []
+    for line in source.splitlines(keepends=True):
+        match = re.search(r"  # ([+-])(se|sd)$", line.rstrip("\n"))
+        if match is None:
+            lines.append(line)
+        elif (match.group(1) == "+") == options[match.group(2)]:
+            lines.append(line[:match.start()] + "\n")
+    return re.sub(r",\n *\) -> None:", ") -> None:", "".join(lines))  # the signature closes on its last line
+
+
+def _closure(names: set[str]) -> set[str]:
+    result: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name not in result:
+            result.add(name)
+            todo.extend(_NEEDS.get(name, ()))
+    return result
+
+
+def _imports(body: str) -> str:
+    """The imports ``body`` needs: only what it names."""
+    lines = ["from __future__ import annotations", ""]
+    stdlib = [line for name, line in _STDLIB_IMPORTS.items() if re.search(rf"\b{name}\b", body)]
+    lines += stdlib + ([""] if stdlib else [])
+    if re.search(r"\btorch\.", body):
+        lines.append("import torch")
+    lines.append("from torch import Tensor, nn" if re.search(r"\bTensor\b", body) else "from torch import nn")
+    return "\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _docstring(genome: Genome, num_classes: int, in_channels: int, meta: ExportInfo) -> str:
+    what = f"trial {meta.trial} of study {meta.study}" if meta.study else "a network"
+    if meta.reference:
+        what = f"the reference network {meta.reference}, {what}"
+    weights = (f", `build(pretrained=True)` loads the weights the search trained ({meta.weights}, next to this "
+               "file)." if meta.weights else "; no trained weights come with it.")
+    fields = {"Study": f"{meta.study}{f' (space {meta.space})' if meta.space else ''}, trial {meta.trial}"
+              if meta.study else ""}
+    if meta.dataset:
+        trained = f"; trained at {meta.train_resolution}×{meta.train_resolution}" if meta.train_resolution else ""
+        fields["Dataset"] = (f"{meta.dataset}, {num_classes} classes, {in_channels} input channel"
+                             f"{'s' * (in_channels != 1)}{trained} on inputs scaled to [0, 1] and normalised with "
+                             "the training set's per-channel mean and std")
+    fields["Cost"] = (f"{_fmt(meta.macs)} MACs at {meta.resolution}×{meta.resolution} ({meta.macs:,}), "
+                      f"{_fmt(meta.params)} parameters ({meta.params:,}), for {num_classes} classes")
+    if meta.study:
+        fields["Accuracy"] = f"{_acc(meta.accuracy)} validation, {_acc(meta.test_accuracy)} test"
+    fields["Status"] = meta.status
+    fields["Genome"] = str(genome)
+    lines = [f"{meta.name}: {what}, as a standalone PyTorch module (needs torch only).", "",
+             *textwrap.wrap(f"Exported by `python -m nas.export`. `build()` makes the network{weights}", 100), ""]
+    for key, value in fields.items():
+        if value:
+            lines += textwrap.wrap(value, 100, initial_indent=f"{key + ':':<11}", subsequent_indent=" " * 11,
+                                   break_long_words=False, break_on_hyphens=False)
+    side = max(meta.train_resolution or 32, min_resolution(genome, in_channels=in_channels))
+    lines += ["", "Example:", "    >>> import torch", f"    >>> from {meta.name} import build",
+              f"    >>> model = build({'pretrained=True' if meta.weights else ''}).eval()",
+              f"    >>> model(torch.randn(1, {in_channels}, {side}, {side})).shape",
+              f"    torch.Size([1, {num_classes}])", ""]
+    return "\n".join(lines)
+
+
+def _literal(value: Any) -> str:
+    """``value`` as Python source, strings in double quotes."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        items = "".join(f"    {_literal(k)}: {_literal(v)},\n" for k, v in value.items())
+        return f"{{\n{items}}}"
+    return repr(value)
+
+
+def _genome_constant(genome: Genome) -> str:
+    """``GENOME = "..."``, split at the spaces between groups into lines of about 100 characters."""
+    chunks = [""]
+    for group in str(genome).split(" "):
+        if chunks[-1] and len(chunks[-1]) + len(group) > 100:
+            chunks.append("")
+        chunks[-1] += group + " "
+    chunks[-1] = chunks[-1][:-1]
+    if len(chunks) == 1:
+        return f"GENOME = {_literal(chunks[0])}"
+    return "GENOME = (\n" + "".join(f"    {_literal(chunk)}\n" for chunk in chunks) + ")"
+
+
+def _fmt(value: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.2f}{unit}"
+    return f"{value:.0f}"
+
+
+def _acc(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+# ----------------------------------------------------------------------------------------------
+# rendering build()
+
+
+def _build_function(genome: Genome, *, num_classes: int, in_channels: int, meta: ExportInfo) -> tuple[str, set[str]]:
+    """``build``'s source, and the classes it uses."""
+    used = {"Net", "ConvNormAct"}
+    norm_lines, norm = _norm_code(genome.norm)
+    pretrained = (f"load the weights the search trained ({meta.weights}, next to this file); they need the "
+                  f"defaults num_classes={num_classes} and in_channels={in_channels}." if meta.weights else
+                  "load trained weights: there are none for this network, it raises.")
+    signature = f"num_classes: int = {num_classes}, in_channels: int = {in_channels}, pretrained: bool = False"
+    lines = [f"def build({signature}) -> Net:",
+             f'    """{meta.name} as a PyTorch module.', "",
+             "    Args:",
+             "        num_classes: width of the final classifier.",
+             "        in_channels: channels of the input images.",
+             *textwrap.wrap(pretrained, 108, initial_indent="        pretrained: ", subsequent_indent=" " * 12),
+             '    """']
+    lines += _pretrained_check(num_classes, in_channels, meta)
+    lines += norm_lines
+    lines.append("    features = nn.Sequential(")
+    channels = genome.channels(in_channels)
+    leading = next(i for i, b in enumerate(genome.blocks) if not isinstance(b, Pool))
+    for i, (block, call) in enumerate(zip(genome.blocks, _block_calls(genome, channels, leading, norm))):
+        lines.append(f"        {call},  # {i}")
+        if not isinstance(block, Pool):
+            used.add(_BLOCK_CLASS[type(block)])
+    features = genome.out_channels(in_channels)
+    head = genome.head
+    if head.width:
+        conv = _call("ConvNormAct", [features, head.width], [("kernel", 1, None), ("norm", norm, None),
+                                                            ("act", _ACT[head.act], "nn.ReLU")])
+        lines.append(f"        {conv},  # {len(genome.blocks)}: the head's 1×1 convolution")
+        features = head.width
+    lines.append("    )")
+    classifier, pool = _classifier_call(head, features)
+    used.add(classifier.split("(")[0])
+    lines.append(f"    classifier = {classifier}")
+    lines.append(f"    model = Net(features, classifier, pool={pool}, genome=GENOME)")
+    if meta.weights:
+        lines += ["    if pretrained:", "        model.load_state_dict(_pretrained_weights())", "    else:",
+                  "        init_weights(model)"]
+    else:
+        lines.append("    init_weights(model)")
+    lines.append("    return model")
+    source = "\n".join(lines) + "\n"
+    if meta.weights:
+        source = _PRETRAINED.format(weights=meta.weights) + "\n\n" + source
+    return source, used
+
+
+_PRETRAINED = '''\
+def _pretrained_weights() -> dict[str, Tensor]:
+    path = Path(__file__).with_name(WEIGHTS)
+    if not path.exists():
+        raise FileNotFoundError(f"pretrained=True needs the trained weights {{path}}, which `python -m nas.export` "
+                                "copied next to this module: copy {weights} back beside it, or build(pretrained=False)")
+    return torch.load(path, map_location="cpu", weights_only=True)
+'''
+
+
+def _pretrained_check(num_classes: int, in_channels: int, meta: ExportInfo) -> list[str]:
+    if meta.weights:
+        return _MISMATCH.format(num_classes=num_classes, in_channels=in_channels).splitlines()
+    if meta.study:
+        message = (f"trial {meta.trial} of study {meta.study} has no trained weights "
+                   f"({_no_weights_reason(meta.status)}): the search keeps them for its Pareto set and references "
+                   "only; use build() and train it")
+    else:
+        message = f"{meta.name} was exported from a genome alone and has no trained weights: use build() and train it"
+    strings = _string_lines(message, 90)
+    return ["    if pretrained:", f"        raise ValueError({strings[0]}",
+            *(f"                         {line}" for line in strings[1:])]
+
+
+def _string_lines(text: str, width: int) -> list[str]:
+    """``text`` as string literals of about ``width`` characters, to be concatenated; the last closes ``)``."""
+    chunks = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+    return [_literal(chunk + " ") for chunk in chunks[:-1]] + [_literal(chunks[-1]) + ")"]
+
+
+_MISMATCH = '''\
+    if pretrained and (num_classes, in_channels) != ({num_classes}, {in_channels}):
+        raise ValueError(f"the pretrained weights are for num_classes={num_classes} and in_channels={in_channels}, not "
+                         f"num_classes={{num_classes}} and in_channels={{in_channels}}: build(pretrained=True) with "
+                         "those, then replace the last layer of model.classifier to fine-tune for other classes")'''
+
+
+def _norm_code(norm: Norm) -> tuple[list[str], str | None]:
+    """Lines defining ``norm`` in ``build``, and the argument blocks get (None: the classes' default)."""
+    eps = "" if norm.eps == 1e-5 else f", eps={norm.eps!r}"
+    if norm.kind == "batch":
+        if not eps and norm.momentum == 0.1:
+            return [], None
+        momentum = "" if norm.momentum == 0.1 else f", momentum={norm.momentum!r}"
+        return [f"    norm = partial(nn.BatchNorm2d{eps}{momentum})"], "norm"
+    if norm.kind == "group":
+        return [f"    norm = partial(nn.GroupNorm, {norm.groups}{eps})"], "norm"
+    if norm.kind == "layer":
+        return [f"    norm = partial(nn.GroupNorm, 1{eps})  # layer norm: statistics over (C, H, W)"], "norm"
+    if norm.kind == "instance":
+        return ["", "    def norm(channels: int) -> nn.Module:  # instance norm: one group per channel",
+                f"        return nn.GroupNorm(channels, channels{eps})", ""], "norm"
+    return ["    # no normalisation (norm=None): every convolution carries a bias"], "None"
+
+
+def _call(name: str, positional: list[Any], keywords: list[tuple[str, Any, Any]]) -> str:
+    """``name(positional..., key=value...)``, leaving out keywords equal to their default (or None)."""
+    args = [str(a) for a in positional]
+    args += [f"{key}={value}" for key, value, default in keywords if value is not None and value != default]
+    return f"{name}({', '.join(args)})"
+
+
+def _block_calls(genome: Genome, channels: tuple[int, ...], leading: int, norm: str | None) -> list[str]:
+    n_residual = sum(block.residual for block in genome.blocks)
+    residual_index = 0
+    calls = []
+    for i, (block, c_in) in enumerate(zip(genome.blocks, channels)):
+        drop_path = None
+        if block.residual:
+            if genome.drop_path and residual_index:
+                drop_path = f"{genome.drop_path!r} * {residual_index} / {n_residual}"
+            residual_index += 1
+            if isinstance(block, InvertedResidual) and not (block.stride == 1 and c_in == block.out):
+                drop_path = None  # no residual branch to drop
+        # the blocks up to the first that convolves see the input image: their channels are build's argument
+        c_in_code = "in_channels" if i <= leading else str(c_in)
+        calls.append(_block_call(block, c_in_code, norm, drop_path))
+    return calls
+
+
+def _block_call(block: Block, c_in: str, norm: str | None, drop_path: str | None) -> str:
+    if isinstance(block, Pool):
+        pool = "nn.MaxPool2d" if block.mode == "max" else "nn.AvgPool2d"
+        return _call(pool, [block.kernel], [("stride", block.stride, block.kernel), ("padding", block.padding, 0),
+                                             ("ceil_mode", block.ceil, False)])
+    act = ("act", _ACT[block.act], "nn.ReLU")
+    if isinstance(block, Fire):
+        return _call("FireModule", [c_in], [("squeeze", block.squeeze, None), ("expand1", block.expand1, None),
+                                            ("expand3", block.expand3, None), ("norm", norm, None), act])
+    spatial = [("stride", block.stride, 1), ("dilation", block.dilation, 1), ("separable", block.separable, False)]
+    se = getattr(block, "se", None)
+    se_args = [] if se is None else [("se", se.channels, 0), ("se_act", _ACT[se.act], "nn.ReLU"),
+                                     ("se_gate", _GATE[se.gate], "nn.Sigmoid")]
+    kernel = ("kernel", block.kernel, 3)
+    if isinstance(block, Conv):
+        padding = ("padding", block.padding, (block.kernel - 1) // 2 * block.dilation)
+        return _call("ConvNormAct", [c_in, block.out], [kernel, *spatial[:2], ("groups", block.groups, 1), spatial[2],
+                                                        ("norm", norm, None), act, padding, ("bias", block.bias, False),
+                                                        ("shuffle", block.shuffle, False)])
+    if isinstance(block, InvertedResidual):
+        return _call("MBConv", [c_in, block.out], [("expanded", block.expanded, None), kernel, *spatial,
+                                                   ("norm", norm, None), act, *se_args,
+                                                   ("drop_path", drop_path, None)])
+    if isinstance(block, Residual):
+        width = [("width", block.width, 0), ("groups", block.groups, 1)] if isinstance(block, Bottleneck) else []
+        return _call("ResidualBlock", [c_in, block.out], [kernel, *width, *spatial, ("norm", norm, None), act,
+                                                          *se_args, ("project", block.project, False),
+                                                          ("drop_path", drop_path, None)])
+    name = _BLOCK_CLASS[type(block)]  # DepthwiseSeparableConv, ShuffleV2Unit
+    return _call(name, [c_in, block.out], [kernel, *spatial, ("norm", norm, None), act])
+
+
+def _classifier_call(head: Head, features: int) -> tuple[str, str]:
+    """The classifier's constructor call and ``Net``'s ``pool`` argument."""
+    dropout = ("dropout", head.dropout, 0.0)
+    if head.conv_classifier:
+        return _call("ConvClassifier", [features, "num_classes"], [dropout]), "None"
+    in_features = f"{features} * {head.pool} * {head.pool}" if head.pool > 1 else str(features)
+    return _call("ClassifierHead", [in_features, "num_classes"], [
+        ("hidden", head.hidden, ()), ("act", _ACT[head.hidden_act] if head.hidden else None, "nn.ReLU"), dropout,
+        ("dropout_first", head.dropout_first, False)]), str(head.pool)
+
+
+# ----------------------------------------------------------------------------------------------
+# the package index
+
+
+def package_source(study: Study, infos: list[ExportInfo], *, package: str = "models") -> str:
+    """The ``__init__.py`` of a Pareto-set package: a table of the front in its docstring, an import of
+    each module, ``MODELS`` (name -> the module's ``METRICS``) and ``__all__``. ``package`` is the
+    package's folder name, for the docstring's example."""
+    names = [info.name for info in infos]
+    rows = [f"    {i.name:<24} {_fmt(i.macs):>8} {_fmt(i.params):>8} {_acc(i.accuracy):>8} "
+            f"{_acc(i.test_accuracy):>8}  {'yes' if i.weights else 'no'}" for i in infos]
+    costs = " and ".join(study.objectives[1:])
+    about = (f"Space {study.space}, dataset {study.dataset}. Exported by `python -m nas.export --pareto`: every "
+             "module is standalone (torch only) and its `build(pretrained=True)` loads the search's weights. MACs "
+             f"at {infos[0].resolution}×{infos[0].resolution}.")
+    doc = [f"The Pareto set of study {study.name}: validation accuracy against {costs}, cheapest first.", "",
+           *textwrap.wrap(about, 100), "",
+           f"    {'name':<24} {'MACs':>8} {'params':>8} {'val acc':>8} {'test acc':>8}  weights", *rows, "",
+           "Example (with this package's parent folder on sys.path):",
+           f"    >>> from {package} import {names[0]}",
+           f"    >>> model = {names[0]}.build(pretrained=True).eval()", ""]
+    models = "\n".join(f"    {_literal(name)}: {name}.METRICS," for name in names)
+    return (f'"""{_escape(chr(10).join(doc))}"""\n\nfrom . import {", ".join(names)}\n\n'
+            f"MODELS = {{\n{models}\n}}\n\n__all__ = [{', '.join(_literal(n) for n in ['MODELS', *names])}]\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# from a study
+
+
+def trial_info(study: Study, number: int, *, name: str | None = None, row: pd.Series | None = None) -> ExportInfo:
+    """What the study knows of trial ``number`` (a :class:`~nas.study.StudyError` for a trial without
+    architecture), for :func:`module_source`."""
+    trial = study.trial(number)
+    if row is None:
+        row = study.trials().loc[number]
+    genome = Genome.parse(trial.user_attrs["genome"])
+    cost = trial.user_attrs.get("cost", {})
+    resolution = int(cost.get("resolution") or study.attrs.get("target_resolution") or 224)
+    if "macs" not in cost:
+        counted = count(genome, resolution=resolution, in_channels=study.in_channels, num_classes=study.num_classes)
+        cost = {"macs": counted.macs, "params": counted.params}
+    status = trial.user_attrs.get("status", "")
+    if trial.state.name != "COMPLETE":
+        status = f"{trial.state.name.lower()}: {trial.user_attrs.get('fail_reason') or 'no reason recorded'}"
+    name = _module_name(name or study.label(number))
+    return ExportInfo(
+        name=name, macs=int(cost["macs"]), params=int(cost["params"]), resolution=resolution, study=study.name,
+        space=study.space, trial=number, reference=trial.user_attrs.get("reference") or "", dataset=study.dataset,
+        train_resolution=study.attrs.get("protocol", {}).get("resolution"), accuracy=_number(row["accuracy"]),
+        test_accuracy=_number(row["test_accuracy"]), status=status,
+        weights=f"{name}.pt" if study.weights_path(number).exists() else None)
+
+
+def _no_weights_reason(status: str) -> str:
+    """Why a trial has no weights, from its status."""
+    if status.startswith("trained"):
+        return "trained, but its weights were not kept"
+    return status or "not trained"
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _module_name(label: str) -> str:
+    """``label`` as a module name: what is not a letter, digit or underscore becomes an underscore."""
+    name = re.sub(r"\W", "_", label)
+    return f"_{name}" if name[:1].isdigit() or keyword.iskeyword(name) else name
+
+
+def _check_name(name: str) -> None:
+    if not _is_identifier(name):
+        raise ExportError(f"module name {name!r} is not a Python identifier, so it could not be imported: "
+                          f"give --name (or --out) a name such as {_module_name(name)!r}")
+
+
+def _target(out: str | os.PathLike | None, default_dir: Path, name: str) -> tuple[Path, str]:
+    """The module path for ``out`` (a folder, or a ``.py`` file naming the module) and the module's name."""
+    if out is not None and str(out).endswith(".py"):
+        path = Path(out)
+        return path, path.stem
+    return (default_dir if out is None else Path(out)) / f"{name}.py", name
+
+
+def _refuse_existing(paths: list[Path], force: bool) -> None:
+    for path in paths:
+        if path.exists() and not force:
+            raise ExportError(f"{path} exists: pass --force to overwrite it, or --out to write elsewhere")
+        if path.is_dir():
+            raise ExportError(f"{path} is a folder, not a file: give --out another path")
+
+
+def _write_trial(study: Study, number: int, info: ExportInfo, path: Path) -> list[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source = module_source(study.genome(number), num_classes=study.num_classes, in_channels=study.in_channels,
+                           meta=info)
+    path.write_text(source, encoding="utf-8")
+    written = [path]
+    if info.weights:
+        weights = path.with_name(info.weights)
+        shutil.copyfile(study.weights_path(number), weights)
+        written.append(weights)
+    return written
+
+
+def export_trial(study: Study, number: int, out: str | os.PathLike | None = None, *, name: str | None = None,
+                 force: bool = False) -> Path:
+    """Write trial ``number`` as a standalone module, with its trained weights when the search kept them.
+
+    Args:
+        study: the study (:func:`nas.study.open_study`).
+        number: the trial number.
+        out: a folder (the module is ``<out>/<name>.py``) or a ``.py`` file; default ``<study folder>/models``.
+        name: the module's name; default :meth:`Study.label` (``trial_19``, ``mobilenet_v3_small``).
+        force: overwrite existing files.
+
+    Returns:
+        The module's path; the weights, if any, are beside it as ``<name>.pt``.
+
+    Raises:
+        StudyError: no such trial, or one without an architecture.
+        ExportError: a file exists (without ``force``), or the name is not a Python identifier.
+    """
+    default = name if name is not None else _module_name(study.label(number))
+    path, module = _target(out, study.folder / "models", default)
+    if name is not None and name != module:
+        raise ExportError(f"--name {name!r} and --out {str(out)!r} name the module differently: give one of them")
+    _check_name(module)
+    info = trial_info(study, number, name=module)
+    _refuse_existing([path] + ([path.with_name(info.weights)] if info.weights else []), force)
+    return _write_trial(study, number, info, path)[0]
+
+
+def export_pareto(study: Study, out: str | os.PathLike | None = None, *, force: bool = False) -> list[Path]:
+    """Write the Pareto set as a package: one module per member (named by :meth:`Study.label`), its
+    weights, and an ``__init__.py`` index (``MODELS``, ``__all__``).
+
+    Args:
+        study: the study.
+        out: the package folder; default ``<study folder>/models``, so that from the project root
+            ``from studies.<study>.models import trial_19`` works.
+        force: overwrite existing files (modules of an earlier front that left it stay, unlisted).
+
+    Returns:
+        The files written: modules and weights, then ``__init__.py``.
+
+    Raises:
+        ExportError: an empty Pareto set, or a file exists (without ``force``).
+    """
+    folder = study.folder / "models" if out is None else Path(out)
+    if folder.suffix == ".py":
+        raise ExportError(f"--out {str(out)!r}: --pareto writes a package, give it a folder (default: "
+                          f"{study.folder / 'models'})")
+    frame = study.trials()
+    front = study.pareto()
+    if front.empty:
+        raise ExportError(f"study {study.name!r} has no Pareto set yet (no trained trial within the budget): run "
+                          "the search further, or export one trial with --trial N")
+    infos = [trial_info(study, int(n), row=frame.loc[int(n)]) for n in front.number]
+    targets = []
+    for info in infos:
+        targets += [folder / f"{info.name}.py"] + ([folder / info.weights] if info.weights else [])
+    targets.append(folder / "__init__.py")
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"{folder} is a file, not a folder: give --out a folder for the package")
+    _refuse_existing(targets, force)
+    written: list[Path] = []
+    for info in infos:
+        written += _write_trial(study, info.trial, info, folder / f"{info.name}.py")
+    (folder / "__init__.py").write_text(package_source(study, infos, package=folder.name), encoding="utf-8")
+    return written + [folder / "__init__.py"]
+
+
+def export_genome(genome: Genome | str, out: str | os.PathLike, *, num_classes: int = 1000, in_channels: int = 3,
+                  resolution: int = 224, force: bool = False) -> Path:
+    """Write any genome as a standalone module at ``out`` (a ``.py`` file), without weights; the docstring
+    gives its MACs at ``resolution``."""
+    path, name = _target(out, Path("."), "model")
+    if not str(out).endswith(".py"):
+        raise ExportError(f"--out {str(out)!r} must name the module file, such as net.py")
+    _check_name(name)
+    for option, value in (("--num-classes", num_classes), ("--in-channels", in_channels), ("--resolution", resolution)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ExportError(f"{option} {value!r} must be a positive whole number")
+    _refuse_existing([path], force)
+    try:
+        genome = as_genome(genome)
+        cost = count(genome, resolution=resolution, in_channels=in_channels, num_classes=num_classes)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    info = ExportInfo(name=name, macs=cost.macs, params=cost.params, resolution=resolution)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(module_source(genome, num_classes=num_classes, in_channels=in_channels, meta=info),
+                    encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nas.export", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write found architectures as standalone PyTorch modules (torch only), with their trained "
+                    "weights where the search kept them.",
+        epilog="examples:\n" + "\n".join(line for line in __doc__.splitlines() if "python -m nas.export " in line))
+    parser.add_argument("study", nargs="?", default=None,
+                        help="a study folder (studies/<name>), its study.db, or a bare study name under studies/")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--trial", type=int, default=None, help="export this trial")
+    what.add_argument("--pareto", action="store_true",
+                      help="export the Pareto set as a package (modules, weights and an __init__.py index)")
+    what.add_argument("--genome", default=None, help="export this genome string instead of a study's trial")
+    parser.add_argument("--out", default=None,
+                        help="folder to write into, or the module's .py file (--trial, --genome); default: "
+                             "<study folder>/models")
+    parser.add_argument("--name", default=None, help="module name for --trial (default: trial_<N> or the reference's "
+                                                     "name)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    parser.add_argument("--storage", default=None, help="Optuna storage URL, instead of a study folder")
+    parser.add_argument("--study-name", default=None, help="the study's name in --storage")
+    parser.add_argument("--num-classes", type=int, default=None, help="classes, for --genome (default: 1000)")
+    parser.add_argument("--in-channels", type=int, default=None, help="input channels, for --genome (default: 3)")
+    parser.add_argument("--resolution", type=int, default=None,
+                        help="input side the docstring's MACs are counted at, for --genome (default: 224)")
+    parser.add_argument("--studies-dir", default="studies", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        lines = _run(args)
+    except (ExportError, StudyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> list[str]:
+    if args.genome is not None:
+        if args.study or args.storage:
+            raise ExportError("--genome exports a genome string, not a study's trial: leave out the study, or use "
+                              "--trial N")
+        if args.out is None:
+            raise ExportError("--genome needs --out FILE.py, the module to write")
+        shape = {key: value if value is not None else default for key, value, default in (
+            ("num_classes", args.num_classes, 1000), ("in_channels", args.in_channels, 3),
+            ("resolution", args.resolution, 224))}
+        path = export_genome(args.genome, args.out, force=args.force, **shape)
+        return [f"wrote {path} (architecture only: no trained weights)", _import_hint(path.parent, path.stem)]
+    given = [f"--{k.replace('_', '-')}" for k in ("num_classes", "in_channels", "resolution")
+             if getattr(args, k) is not None]
+    if given:
+        raise ExportError(f"{', '.join(given)} go with --genome only: a study's trials have the study's classes "
+                          "and channels")
+    if args.trial is None and not args.pareto:
+        raise ExportError("say what to export: --trial N (one trial) or --pareto (the Pareto set, as a package)")
+    if args.pareto and args.name:
+        raise ExportError(f"--name {args.name!r} names one module (--trial); --pareto names each by its label")
+    study = open_study(args.study, storage=args.storage, name=args.study_name, studies_dir=args.studies_dir)
+    if args.pareto:
+        written = export_pareto(study, args.out, force=args.force)
+        return _report_pareto(study, written)
+    path = export_trial(study, args.trial, args.out, name=args.name, force=args.force)
+    return _report_trial(study, args.trial, path)
+
+
+def _report_trial(study: Study, number: int, path: Path) -> list[str]:
+    info = trial_info(study, number, name=path.stem)
+    lines = [f"wrote {path}  ({_summary(info)})"]
+    if info.weights:
+        lines.append(f"wrote {path.with_name(info.weights)}  (trained weights: build(pretrained=True))")
+    else:
+        lines.append(f"note: trial {number} has no trained weights ({_no_weights_reason(info.status)}); the search "
+                     "keeps them for the Pareto set and the references only. The module builds the architecture, "
+                     "to train; build(pretrained=True) raises")
+    lines.append(_import_hint(path.parent, path.stem))
+    return lines
+
+
+def _report_pareto(study: Study, written: list[Path]) -> list[str]:
+    folder = written[-1].parent
+    frame = study.trials()
+    infos = [trial_info(study, int(n), row=frame.loc[int(n)]) for n in study.pareto().number]
+    summaries = {info.name: _summary(info) for info in infos}
+    lines = [f"wrote {path}" + (f"  ({summaries[path.stem]})" if path.suffix == ".py" and path.stem in summaries
+                                else "") for path in written]
+    modules = [p.stem for p in written if p.suffix == ".py" and p.stem != "__init__"]
+    lines.append(f"the Pareto set of {study.name}: {len(modules)} module{'s' * (len(modules) != 1)} "
+                 f"({', '.join(modules)}) in the package {folder}")
+    lines.append(_import_hint(folder, modules[0], package=True))
+    return lines
+
+
+def _summary(info: ExportInfo) -> str:
+    what = f"trial {info.trial}" + (f", reference {info.reference}" if info.reference else "")
+    return (f"{what}: {_fmt(info.macs)} MACs, {_fmt(info.params)} params, val {_acc(info.accuracy)}, "
+            f"test {_acc(info.test_accuracy)}")
+
+
+def _import_hint(folder: Path, name: str, *, package: bool = False) -> str:
+    """How to import what was written: a dotted path from the current folder when there is one."""
+    try:
+        parts: tuple[str, ...] | None = folder.resolve().relative_to(Path.cwd().resolve()).parts
+    except ValueError:
+        parts = None
+    if parts is not None and all(map(_is_identifier, parts)):
+        return f"import it: from {'.'.join(parts)} import {name}" if parts else f"import it: import {name}"
+    if package and not _is_identifier(folder.name):
+        return (f"note: the package folder {folder.name!r} is not a valid Python identifier, so it cannot be "
+                "imported: write the package elsewhere with --out DIR")
+    hint = f"import it with {folder.parent if package else folder} on sys.path: " + (
+        f"from {folder.name} import {name}" if package else f"import {name}")
+    bad = [part for part in parts or () if not _is_identifier(part)]
+    if bad:
+        return (f"note: {bad[0]!r} is not a valid Python identifier, so {'/'.join(parts or ())} cannot be imported "
+                f"as a dotted path from here (--out DIR can put it where it can); or {hint}")
+    return hint
+
+
+def _is_identifier(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
