@@ -5,7 +5,9 @@ protocol, stored on every trial). The images stay in memory as uint8 tensors and
 device once; each batch is converted, resized, normalised and augmented (random crop and horizontal
 flip, vectorised over the batch) on the device. SGD with Nesterov momentum, label smoothing, weight
 decay on conv/linear weights only, a learning rate set every step; validation accuracy after every
-epoch.
+epoch. ``checkpoint=`` hands out the whole training state after every epoch and ``resume=`` takes it
+back, so that an interrupted training goes on to the very weights of an uninterrupted one (on the
+CPU); ``python -m nas.train ARCH`` (:mod:`nas.retrain`) is the full-training CLI built on it.
 
 Measured on the 2-core development machine (torch 2.14.1, CPU, 2 threads, CIFAR-10 at 32×32, a
 shared machine, so ±15%):
@@ -42,6 +44,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -181,7 +184,7 @@ class _Batches:
 
     def __init__(self, shape: torch.Size, config: TrainConfig, device: torch.device, mean: Sequence[float],
                  std: Sequence[float]) -> None:
-        channels, height, width = shape[1:]
+        _, height, width = shape[1:]
         mean_t = torch.as_tensor(mean, dtype=torch.float32)
         std_t = torch.as_tensor(std, dtype=torch.float32)
         # (x / 255 - mean) / std == x * scale + shift, done in place on the batch
@@ -245,7 +248,8 @@ class _Batches:
 # --------------------------------------------------------------------------------------------------
 
 def train(model: nn.Module, train_x: Tensor, train_y: Tensor, val_x: Tensor, val_y: Tensor, config: TrainConfig,
-          *, mean: Sequence[float], std: Sequence[float], on_epoch: Callable[[int, float], None] | None = None
+          *, mean: Sequence[float], std: Sequence[float], on_epoch: Callable[[int, float], None] | None = None,
+          checkpoint: Callable[[dict[str, Any]], None] | None = None, resume: dict[str, Any] | None = None
           ) -> TrainResult:
     """Train ``model`` under ``config``, evaluating it on the validation split after every epoch.
 
@@ -266,6 +270,14 @@ def train(model: nn.Module, train_x: Tensor, train_y: Tensor, val_x: Tensor, val
         std: per-channel standard deviation, in [0, 1] units.
         on_epoch: called as ``on_epoch(epoch, val_accuracy)`` after each epoch, ``epoch`` counting from
             1; it may raise (for example ``optuna.TrialPruned``) to stop the training.
+        checkpoint: called after each epoch (before ``on_epoch``) with the training state, a dict that
+            :func:`torch.save` can write and ``resume`` takes back (see :func:`_state`): epoch, step,
+            model, optimizer and grad-scaler state, the shuffling generator's and torch's RNG states,
+            the curves so far, the protocol. Its tensors are the live ones: save or copy them before
+            returning.
+        resume: a state given to ``checkpoint`` by an earlier call with the same model, data and
+            protocol (``device`` and ``threads`` may differ): training goes on after its epoch. On the
+            CPU the weights then end exactly as those of an uninterrupted run.
 
     Returns:
         A :class:`TrainResult`: the accuracy curve, the mean loss of each epoch, the training time and
@@ -273,7 +285,8 @@ def train(model: nn.Module, train_x: Tensor, train_y: Tensor, val_x: Tensor, val
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite (the message gives the epoch, step and loss).
-        TypeError, ValueError: inputs of the wrong type, dtype or shape (the message says which).
+        TypeError, ValueError: inputs of the wrong type, dtype or shape, or a ``resume`` state saved
+            under another protocol or data size (the message says which).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config={config!r} must be a TrainConfig")
@@ -308,10 +321,9 @@ def train(model: nn.Module, train_x: Tensor, train_y: Tensor, val_x: Tensor, val
         for p in model.parameters():
             if p.requires_grad:
                 (decay if p.ndim > 1 else no_decay).append(p)
-        groups = [dict(params=decay, weight_decay=config.weight_decay), dict(params=no_decay, weight_decay=0.0)]
+        groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         optimizer = torch.optim.SGD([g for g in groups if g["params"]], lr=lrs[0], momentum=config.momentum,
                                     nesterov=config.momentum > 0)
-        param_groups = optimizer.param_groups
         criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         autocast, scaler = _amp(config, device)
         losses = torch.empty(steps, device=device)
@@ -322,7 +334,21 @@ def train(model: nn.Module, train_x: Tensor, train_y: Tensor, val_x: Tensor, val
         train_loss: list[float] = []
         seconds = 0.0
         step = 0
-        for epoch in range(1, config.epochs + 1):
+        first = 1
+        if resume is not None:
+            _check_resume(resume, config, n=n, steps=steps)
+            model.load_state_dict(resume["model"])
+            optimizer.load_state_dict(resume["optimizer"])
+            if scaler is not None and resume.get("scaler"):
+                scaler.load_state_dict(resume["scaler"])
+            generator.set_state(resume["generator"])
+            torch.set_rng_state(resume["torch_rng"])
+            if device.type == "cuda" and resume.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(resume["cuda_rng"], device)
+            val_accuracy, train_loss = list(resume["val_accuracy"]), list(resume["train_loss"])
+            seconds, step, first = float(resume["seconds"]), int(resume["step"]), int(resume["epoch"]) + 1
+        param_groups = optimizer.param_groups  # after load_state_dict, which replaces the groups
+        for epoch in range(first, config.epochs + 1):
             model.train()
             start = time.perf_counter()
             order = torch.randperm(n, generator=generator).to(device)
@@ -355,6 +381,9 @@ def train(model: nn.Module, train_x: Tensor, train_y: Tensor, val_x: Tensor, val
                 _recalibrate(model, train_x[order[:config.bn_recalibration]], batches, autocast, batch_size=size)
             accuracy = _accuracy(model, val_x, val_y, val_batches, autocast, batch_size=512)
             val_accuracy.append(accuracy)
+            if checkpoint is not None:
+                checkpoint(_state(epoch, step, steps, n, model, optimizer, scaler, generator, device, config,
+                                  val_accuracy, train_loss, seconds))
             if on_epoch is not None:
                 on_epoch(epoch, accuracy)
         model.eval()
@@ -362,6 +391,50 @@ def train(model: nn.Module, train_x: Tensor, train_y: Tensor, val_x: Tensor, val
     return TrainResult(val_accuracy=val_accuracy, train_loss=train_loss, seconds=seconds,
                        images_per_second=images / seconds if seconds > 0 else float("inf"), epochs=config.epochs,
                        device=str(device))
+
+
+# the protocol fields a resumed training must share with the one it goes on from: all but where it runs
+_RESUMABLE_FIELDS = ("device", "threads", "channels_last", "amp")
+
+
+def _state(epoch: int, step: int, steps: int, n: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+           scaler: Any, generator: torch.Generator, device: torch.device, config: TrainConfig,
+           val_accuracy: list[float], train_loss: list[float], seconds: float) -> dict[str, Any]:
+    """The training state after ``epoch``: everything the next epoch reads, so that resuming from it
+    replays the rest of an uninterrupted run (the learning-rate schedule is a function of ``step``)."""
+    return {
+        "epoch": epoch,  # epochs done
+        "step": step,  # optimizer steps done: the position in the learning-rate schedule
+        "steps_per_epoch": steps,
+        "train_images": n,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "generator": generator.get_state(),  # shuffling and augmentation
+        "torch_rng": torch.get_rng_state(),  # dropout, stochastic depth (CPU)
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "val_accuracy": list(val_accuracy),
+        "train_loss": list(train_loss),
+        "seconds": seconds,
+        "protocol": config.to_dict(),
+    }
+
+
+def _check_resume(state: dict[str, Any], config: TrainConfig, *, n: int, steps: int) -> None:
+    if not isinstance(state, dict) or "epoch" not in state or "model" not in state:
+        raise TypeError(f"resume must be a state given to the checkpoint callback of train, got {type(state).__name__}")
+    saved = state.get("protocol", {})
+    now = config.to_dict()
+    changed = [f"{k}={saved.get(k)!r} -> {now[k]!r}" for k in now
+               if k not in _RESUMABLE_FIELDS and saved.get(k) != now[k]]
+    if changed:
+        raise ValueError(f"resume: the state was saved under another protocol ({', '.join(changed)}); "
+                         "resume with the same protocol, or start over")
+    if state.get("train_images") != n or state.get("steps_per_epoch") != steps:
+        raise ValueError(f"resume: the state was saved training on {state.get('train_images')} images "
+                         f"({state.get('steps_per_epoch')} steps per epoch), not {n} ({steps}): resume on the same data")
+    if not 0 <= state["epoch"] <= config.epochs:
+        raise ValueError(f"resume: the state is at epoch {state['epoch']} of a {config.epochs}-epoch protocol")
 
 
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, config: TrainConfig, *, mean: Sequence[float],
@@ -488,3 +561,13 @@ def _check_stats(mean: Sequence[float], std: Sequence[float], channels: int) -> 
         raise ValueError(f"mean={list(mean)} and std={list(std)} need one value per channel ({channels})")
     if not all(s > 0 for s in std):
         raise ValueError(f"std={list(std)} must be positive (in [0, 1] units, e.g. 0.25)")
+
+
+if __name__ == "__main__":
+    # `python -m nas.train ARCH`: the CLI lives in nas.retrain, imported from the package so that this
+    # module's classes are not defined a second time under __main__
+    import sys
+
+    from nas.retrain import main
+
+    sys.exit(main())
