@@ -83,6 +83,8 @@ class ExportInfo:
     test_accuracy: float | None = None  # held-out test accuracy (the Pareto set and references)
     status: str = ""  # the search's word on the trial: trained, over budget, failed
     weights: str | None = None  # file name of the trained weights, next to the module
+    mean: tuple[float, ...] | None = None  # per-channel input normalisation the weights were trained with
+    std: tuple[float, ...] | None = None
 
     def metrics(self) -> dict[str, Any]:
         """The module's ``METRICS`` and its entry in a package's ``MODELS``."""
@@ -462,6 +464,10 @@ def module_source(genome: Genome | str, *, num_classes: int, in_channels: int, m
     constants = [_genome_constant(genome), f"METRICS = {_literal(meta.metrics())}"]
     if meta.weights is not None:
         constants.append(f"WEIGHTS = {_literal(meta.weights)}  # the trained weights, next to this file")
+    if meta.mean is not None and meta.std is not None:
+        constants.append("# the trained weights expect images scaled to [0, 1], then (x - MEAN) / STD per channel")
+        constants.append(f"MEAN = {tuple(round(m, 6) for m in meta.mean)!r}")
+        constants.append(f"STD = {tuple(round(v, 6) for v in meta.std)!r}")
     body = "\n\n".join(["\n".join(constants)] + [d.strip("\n") + "\n" for d in definitions]
                        + [init.strip("\n") + "\n", build_code])
     body = re.sub(r"\n{2,}(?=class |def |NormLayer)", "\n\n\n", body)
@@ -519,7 +525,8 @@ def _docstring(genome: Genome, num_classes: int, in_channels: int, meta: ExportI
         trained = f"; trained at {meta.train_resolution}×{meta.train_resolution}" if meta.train_resolution else ""
         fields["Dataset"] = (f"{meta.dataset}, {num_classes} classes, {in_channels} input channel"
                              f"{'s' * (in_channels != 1)}{trained} on inputs scaled to [0, 1] and normalised with "
-                             "the training set's per-channel mean and std")
+                             "the training set's per-channel mean and std"
+                             + (" (MEAN and STD below)" if meta.mean is not None else ""))
     fields["Cost"] = (f"{_fmt(meta.macs)} MACs at {meta.resolution}×{meta.resolution} ({meta.macs:,}), "
                       f"{_fmt(meta.params)} parameters ({meta.params:,}), for {num_classes} classes")
     if meta.study:
@@ -800,7 +807,9 @@ def trial_info(study: Study, number: int, *, name: str | None = None, row: pd.Se
         space=study.space, trial=number, reference=trial.user_attrs.get("reference") or "", dataset=study.dataset,
         train_resolution=study.attrs.get("protocol", {}).get("resolution"), accuracy=_number(row["accuracy"]),
         test_accuracy=_number(row["test_accuracy"]), status=status,
-        weights=f"{name}.pt" if study.weights_path(number).exists() else None)
+        weights=f"{name}.pt" if study.weights_path(number).exists() else None,
+        mean=study.normalisation[0] if study.normalisation else None,
+        std=study.normalisation[1] if study.normalisation else None)
 
 
 def _no_weights_reason(status: str) -> str:

@@ -344,6 +344,8 @@ def run(config: SearchConfig) -> SearchResult:
 
     study.set_user_attr("protocol", train_config.to_dict() | {"train_size": len(x_train), "val_size": len(x_val)})
     mean, std = data.mean_std()
+    # what a user of the trained weights must normalise inputs with: (x / 255 - mean) / std per channel
+    study.set_user_attr("normalisation", {"mean": list(mean), "std": list(std)})
     weights_dir = study_dir / "weights"
     weights_dir.mkdir(parents=True, exist_ok=True)
 

@@ -142,6 +142,13 @@ class Study:
         return int(self.attrs.get("in_channels") or _dataset_shape(self.dataset)[1])
 
     @property
+    def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """Per-channel (mean, std) of the training images in [0, 1] units, with which the search fed its
+        networks ``(x / 255 - mean) / std``; None for studies written before it was recorded."""
+        stats = self.attrs.get("normalisation")
+        return (tuple(stats["mean"]), tuple(stats["std"])) if stats else None
+
+    @property
     def test_accuracy(self) -> dict[int, float]:
         return {int(n): float(a) for n, a in self.attrs.get("test_accuracy", {}).items()}
 

@@ -206,6 +206,10 @@ def test_docstring_and_constants(study: Study) -> None:
     assert module.GENOME == str(genome)
     assert module.METRICS["accuracy"] == row.accuracy and module.METRICS["trial"] == number
     assert module.WEIGHTS == "mobilenet_v3_small.pt"
+    # the normalisation the weights were trained with: the digits training split's mean and std
+    mean, std = study.normalisation
+    assert module.MEAN == pytest.approx(mean, abs=1e-6) and module.STD == pytest.approx(std, abs=1e-6)
+    assert 0 < module.MEAN[0] < 1 and len(module.STD) == study.in_channels == 1
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
     # what a MobileNetV3 needs, and nothing else (no stochastic depth in it)
     assert classes == {"ConvNormAct", "SqueezeExcitation", "MBConv", "ClassifierHead", "Net"}
