@@ -96,7 +96,7 @@ class Arch:
     label: str  # short, for the output folder and the summary: "trial_19", "mobilenet_v2", "genome_1a2b3c4d"
     genome: Genome  # prices it; builds it too, except for a module (its own build() does)
     info: dict[str, Any] = field(default_factory=dict)  # provenance, stored in metrics.json
-    dataset: str | None = None  # the default dataset: the study's
+    dataset: str | None = None  # the default dataset: the study's, or the one an exported module came from
     resolution: int | None = None  # the default resolution: the study's protocol
     builder: Callable[..., nn.Module] | None = field(default=None, compare=False, repr=False)  # module.build
     pretrained: tuple[int | None, int | None] | None = None  # (classes, channels) of a module's pretrained weights
@@ -319,8 +319,12 @@ def _from_module(text: str, *, pretrained: bool) -> Arch:
             return value if isinstance(value, int) else None
 
         shape = (default("num_classes", "NUM_CLASSES"), default("in_channels", "IN_CHANNELS"))
+    metrics = getattr(module, "METRICS", None)
+    # the dataset it was exported from: its build() defaults (classes, channels) are that dataset's
+    dataset = metrics.get("dataset") if isinstance(metrics, dict) and isinstance(metrics.get("dataset"), str) else None
     return Arch(form="module", value=where, label=label, genome=genome, builder=build, pretrained=shape,
-                info={"module": where, "file": getattr(module, "__file__", None), "pretrained": pretrained})
+                info={"module": where, "file": getattr(module, "__file__", None), "pretrained": pretrained},
+                dataset=dataset)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -334,7 +338,7 @@ class RetrainConfig:
     arch: str
     trial: int | None = None
     pretrained: bool = False
-    dataset: str | None = None  # None: the study's for a study, else cifar10 (no fallback)
+    dataset: str | None = None  # None: the study's for a study, the exported module's (its METRICS) for a module, else cifar10 (no fallback)
     data_root: str | None = None
     epochs: int = 30
     batch_size: int = 64
@@ -732,7 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an exported module's build(pretrained=True): start from its weights")
     parser.add_argument("--dataset", default=None,
                         help="cifar10, cifar100, mnist, fashion_mnist, svhn, digits, npz:PATH, folder:PATH (default: "
-                             "the study's for a study ARCH, else cifar10, without fallback)")
+                             "the study's for a study ARCH, the one an exported module came from, else cifar10, "
+                             "without fallback)")
     parser.add_argument("--data-root", default=None,
                         help="where <dataset>.npz files live (default: $NAS_DATA, else the user cache folder)")
     parser.add_argument("--epochs", type=int, default=30, help="passes over the training images (default 30)")

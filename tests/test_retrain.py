@@ -376,3 +376,12 @@ def test_python_m_nas_train_is_the_cli(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: ARCH 'resnet19'") and "resnet18" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_exported_module_defaults_to_the_dataset_it_came_from(tmp_path: Path, digits: Any) -> None:
+    path = write_module(tmp_path / "trial_5.py", body=MODULE.format(classes=10, channels=1)
+                        + '\nMETRICS = {"dataset": "digits", "trial": 5}\n')
+    fast = [a for a in FAST if a not in ("--dataset", "digits")]
+    assert main([str(path), *fast, "--out", str(tmp_path / "run")]) == 0
+    metrics = check_outputs(tmp_path / "run", load_module(path).build(num_classes=10, in_channels=1), digits)
+    assert metrics["dataset"]["name"] == "digits"
