@@ -681,15 +681,14 @@ def _versions() -> dict[str, str]:
     return _versions()
 
 
+def _fmt_count(value: float) -> str:
+    from .search import _fmt_count
+
+    return _fmt_count(value)
+
+
 # ----------------------------------------------------------------------------------------------
 # summary and CLI
-
-
-def _fmt_count(value: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.2f}{unit}"
-    return f"{value:.0f}"
 
 
 def _plural(n: int, word: str) -> str:
