@@ -183,7 +183,7 @@ _PAGE = """<!DOCTYPE html>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
 table {{ border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }}
 th, td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }}
-td:last-child {{ font-family: monospace; font-size: 11px; max-width: 600px; word-break: break-all; }}
+table.table td:last-child {{ font-family: monospace; font-size: 11px; max-width: 600px; word-break: break-all; }}
 section {{ margin: 1.5em 0; }}
 </style>
 </head>
