@@ -626,7 +626,9 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
         test = result.test_accuracy.get(t.number)
         beaten = [p for p in result.pareto if not p.user_attrs.get("reference") and
                   _dominates(_oriented(p, objectives), _oriented(t, objectives))]
-        verdict = (f"dominated by trial {beaten[0].number}" if beaten else "not dominated by the search")
+        # the most accurate of them, as the report names it
+        verdict = (f"dominated by trial {max(beaten, key=lambda p: p.values[0]).number}" if beaten
+                   else "not dominated by the search")
         feasible = "" if _feasible(t) else " (over budget)"
         lines.append(f"  {t.user_attrs['reference']:<20} val {t.values[0]:.4f} test "
                      f"{'-' if test is None else f'{test:.4f}'} MACs {_fmt_count(cost['macs'])}{feasible}: {verdict}")
