@@ -195,12 +195,25 @@ def test_report_renders_in_headless_chromium(studies: Path, tmp_path: Path) -> N
         labels = page.evaluate("""() => Array.from(document.querySelectorAll(
             '#fig-pareto_macs .scatterlayer .trace text')).map(t => t.textContent)""")
         requests = page.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
+        # hovering a point of the front shows that trial's number and genome
+        point = page.locator("#fig-pareto_macs .scatterlayer .trace").nth(1).locator("path.point").first
+        point.scroll_into_view_if_needed()
+        box = point.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x - 3, y)  # plotly listens on its drag layer, above the points: move the real mouse
+        page.mouse.move(x, y)
+        page.wait_for_function("() => document.querySelector('#fig-pareto_macs .hoverlayer').textContent.length > 0",
+                               timeout=10_000)
+        hover = page.text_content("#fig-pareto_macs .hoverlayer")
         chromium.close()
     searched = data.trials[data.trials.trained & (data.trials.reference == "")]
     assert points == [len(searched), len(data.pareto), len(data.references)]
     for r in data.references.itertuples():
         assert r.reference + ("" if r.feasible else " (over budget)") in labels
     assert not [r for r in requests if not r.startswith(("file:", "data:", "blob:"))], "offline page"
+    first = data.pareto.iloc[0]
+    assert (first.reference or f"trial {first.number}") in hover
+    assert first.genome.split(" ")[0] in hover and "val accuracy" in hover
     assert problems == []
 
 
