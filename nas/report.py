@@ -71,8 +71,13 @@ class ReportData:
 
 
 def report_data(study: Study) -> ReportData:
-    """Compute what the report shows (no drawing)."""
+    """Compute what the report shows (no drawing). A :class:`StudyError` when no trial is trained yet."""
     trials = study.trials()
+    if not len(trials) or not trials.trained.any():
+        states = ", ".join(f"{n} {s.lower()}" for s, n in trials.state.value_counts().items()) if len(trials) else ""
+        raise StudyError(f"study {study.name!r} has no trained trial yet ({len(trials)} trial{'s' * (len(trials) != 1)}"
+                         f"{': ' if states else ''}"
+                         f"{states}): run or resume `python -m nas.search` first, then report")
     searched = trials[trials.reference == ""] if len(trials) else trials
     counts = {
         "trials": len(trials),

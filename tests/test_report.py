@@ -244,6 +244,18 @@ def test_bad_study_is_a_clear_error(studies: Path, args: list[str], message: str
     assert message in err and "Traceback" not in err
 
 
+def test_study_without_trained_trials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    study = optuna.create_study(study_name="empty", storage=f"sqlite:///{tmp_path / 'empty' / 'study.db'}",
+                                directions=["maximize", "minimize"])
+    assert main([str(tmp_path / "empty")]) == 2
+    assert "study 'empty' has no trained trial yet (0 trials)" in capsys.readouterr().err
+    study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)
+    assert main([str(tmp_path / "empty")]) == 2
+    assert "(1 trial: 1 fail)" in capsys.readouterr().err
+    assert not (tmp_path / "empty" / "report.html").exists()
+
+
 def test_folder_without_a_study(tmp_path: Path) -> None:
     with pytest.raises(StudyError, match="without a study.db"):
         open_study(tmp_path)
