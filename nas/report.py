@@ -29,7 +29,7 @@ import pandas as pd
 from . import plots
 from .study import Study, StudyError, open_study
 
-__all__ = ["ReportData", "figures", "main", "report_data", "write_report"]
+__all__ = ["ReportData", "figures", "main", "report_data", "summary", "write_report"]
 
 _TABLE_COLUMNS = ["number", "reference", "accuracy", "test_accuracy", "macs", "params", "feasible",
                   "dominated_by", "genome"]
@@ -110,15 +110,17 @@ def figures(data: ReportData) -> dict[str, Any]:
     return figs
 
 
-def write_report(study: Study, out: str | Path | None = None, *, png: bool = True) -> dict[str, Path | str]:
-    """Write report.html, trials.csv, pareto.csv and (when a browser for kaleido is there) pareto.png.
+def write_report(study: Study, out: str | Path | None = None, *, png: bool = True,
+                 data: ReportData | None = None) -> dict[str, Path | str]:
+    """Write report.html, trials.csv, pareto.csv and (when a browser for kaleido is there) pareto.png,
+    from ``data`` (computed from the study when not given).
 
     Returns the paths written by kind; ``"png"`` holds a message instead of a path when the PNG was
     skipped.
     """
     out = Path(out) if out is not None else study.folder
+    data = data if data is not None else report_data(study)
     out.mkdir(parents=True, exist_ok=True)
-    data = report_data(study)
     figs = figures(data)
     written: dict[str, Path | str] = {}
     data.trials.to_csv(out / "trials.csv", index=False)
@@ -129,6 +131,19 @@ def write_report(study: Study, out: str | Path | None = None, *, png: bool = Tru
     if png:
         written["png"] = _write_png(figs["pareto_macs"], out / "pareto.png")
     return written
+
+
+def summary(data: ReportData) -> str:
+    """A few lines for the terminal: the counts, the front, and which references the search beat."""
+    counts = data.counts
+    lines = [(f"{data.study} ({data.dataset}): {counts['trials']} trials ({counts['search trials']} searched, "
+             f"{counts['references']} references, {counts['trained']} trained, {counts['failed']} failed); "
+             f"Pareto set of {counts['Pareto set']}; hypervolume {data.final_hypervolume:.4f}")]
+    dominated = data.dominated()
+    for r in data.references.itertuples():
+        verdict = f"dominated by trial {dominated[r.reference]}" if r.reference in dominated else "not dominated"
+        lines.append(f"  {r.reference}{'' if r.feasible else ' (over budget)'}: {verdict}")
+    return "\n".join(lines)
 
 
 def _write_png(fig: Any, path: Path) -> Path | str:
@@ -226,10 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         study = open_study(args.study, storage=args.storage, name=args.study_name)
-        written = write_report(study, args.out, png=not args.no_png)
+        data = report_data(study)
+        written = write_report(study, args.out, png=not args.no_png, data=data)
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(summary(data))
     for value in written.values():
         if isinstance(value, Path):
             print(f"wrote {value}")

@@ -218,6 +218,13 @@ def test_report_renders_in_headless_chromium(studies: Path, tmp_path: Path) -> N
 
 
 def test_cli_writes_into_the_study_folder(studies: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(studies / "mobile_100M_digits"), "--no-png"]) == 0
+    out = capsys.readouterr().out
+    refs = open_study(studies / "mobile_100M_digits").references()
+    assert f"{len(refs) + 6} trials (6 searched, {len(refs)} references" in out
+    for r in refs.itertuples():
+        verdict = f"dominated by trial {r.dominated_by}" if r.dominated_by >= 0 else "not dominated"
+        assert f"{r.reference}{'' if r.feasible else ' (over budget)'}: {verdict}" in out
     assert main([str(studies / "three"), "--no-png"]) == 0
     out = capsys.readouterr().out
     for name in ("report.html", "trials.csv", "pareto.csv"):
