@@ -49,7 +49,9 @@ def pareto(trials: pd.DataFrame, *, x: str = "macs", budget: float | None = None
         customdata=_customdata(searched), hovertemplate=_HOVER))
     fig.add_trace(go.Scatter(
         x=front[x], y=front.accuracy, mode="lines+markers+text", name=f"Pareto front ({len(front)})",
-        text=["" if r else f"trial {n}" for n, r in zip(front.number, front.reference)], textposition="top left",
+        text=["" if r else f"trial {n}" for n, r in zip(front.number, front.reference)],
+        # alternate sides: neighbours on a dense front do not print over each other
+        textposition=["top left" if i % 2 == 0 else "bottom right" for i in range(len(front))],
         textfont={"size": 11, "color": _FRONT},
         line={"color": _FRONT, "shape": "hv", "width": 2}, marker={"color": _FRONT, "size": 10},
         customdata=_customdata(front), hovertemplate=_HOVER))
