@@ -913,7 +913,7 @@ def export_pareto(study: Study, out: str | os.PathLike | None = None, *, force: 
         raise ExportError(f"--out {str(out)!r}: --pareto writes a package, give it a folder (default: "
                           f"{study.folder / 'models'})")
     frame = study.trials()
-    front = study.pareto()
+    front = study.pareto(frame)
     if front.empty:
         raise ExportError(f"study {study.name!r} has no Pareto set yet (no trained trial within the budget): run "
                           "the search further, or export one trial with --trial N")
@@ -1045,7 +1045,7 @@ def _report_trial(study: Study, number: int, path: Path) -> list[str]:
 def _report_pareto(study: Study, written: list[Path]) -> list[str]:
     folder = written[-1].parent
     frame = study.trials()
-    infos = [trial_info(study, int(n), row=frame.loc[int(n)]) for n in study.pareto().number]
+    infos = [trial_info(study, int(n), row=frame.loc[int(n)]) for n in study.pareto(frame).number]
     summaries = {info.name: _summary(info) for info in infos}
     lines = [f"wrote {path}" + (f"  ({summaries[path.stem]})" if path.suffix == ".py" and path.stem in summaries
                                 else "") for path in written]

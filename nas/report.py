@@ -89,12 +89,13 @@ def report_data(study: Study) -> ReportData:
         "failed": int((trials.state == "FAIL").sum()) if len(trials) else 0,
         "running or waiting": int(trials.state.isin(["RUNNING", "WAITING"]).sum()) if len(trials) else 0,
     }
-    pareto = study.pareto()
+    pareto = study.pareto(trials)
     counts["Pareto set"] = len(pareto)
     labels = {int(n): (r or f"trial {n}") for n, r in zip(trials.number, trials.reference)} if len(trials) else {}
     return ReportData(study=study.name, space=study.space, dataset=study.dataset, objectives=study.objectives,
                       budget=study.budget, budget_metric=study.budget_metric, trials=trials, pareto=pareto,
-                      references=study.references(), hypervolume=study.hypervolume(), choices=study.choices(),
+                      references=study.references(trials), hypervolume=study.hypervolume(trials),
+                      choices=study.choices(trials=trials),
                       labels=labels, counts=counts, protocol=dict(study.attrs.get("protocol", {})))
 
 

@@ -170,6 +170,8 @@ class Study:
         ``trained``, ``pareto``, ``dominated_by`` (a search trial on the front that dominates this
         one, else -1), ``genome``, ``status``, ``fail_reason``, ``train_seconds``,
         ``images_per_second``, ``weights`` (path of the saved weights, or "").
+
+        The other tables take this one as ``trials=`` to save reading the study again.
         """
         tested = self.test_accuracy
         objectives = self.objectives
@@ -216,25 +218,25 @@ class Study:
             frame.at[n, "dominated_by"] = next((m for m in searched if _dominates(candidates[m], mine)), -1)
         return frame
 
-    def pareto(self) -> pd.DataFrame:
+    def pareto(self, trials: pd.DataFrame | None = None) -> pd.DataFrame:
         """The Pareto set (trained, within budget, references included), cheapest first."""
-        frame = self.trials()
+        frame = self.trials() if trials is None else trials
         if frame.empty:
             return frame
         return frame[frame.pareto].sort_values(_column(self.objectives[1])).reset_index(drop=True)
 
-    def references(self) -> pd.DataFrame:
+    def references(self, trials: pd.DataFrame | None = None) -> pd.DataFrame:
         """The hand-designed networks the search trained, with whether a searched network dominates them."""
-        frame = self.trials()
+        frame = self.trials() if trials is None else trials
         if frame.empty:
             return frame
         return frame[(frame.reference != "") & (frame.state == "COMPLETE")].reset_index(drop=True)
 
-    def hypervolume(self) -> pd.DataFrame:
+    def hypervolume(self, trials: pd.DataFrame | None = None) -> pd.DataFrame:
         """Hypervolume of the front as the study went on: a row per trained trial in the order trials
         were numbered (``number``, ``hypervolume``), accuracy in [0, 1] against costs normalised as
         in the search's summary (by the budget when it counts that cost)."""
-        frame = self.trials()
+        frame = self.trials() if trials is None else trials
         objectives = self.objectives
         if frame.empty or self.budget is None:
             return pd.DataFrame({"number": [], "hypervolume": []})
@@ -248,11 +250,11 @@ class Study:
                 kept, objectives, budget_metric=self.budget_metric, budget=self.budget, seen=seen)})
         return pd.DataFrame(rows)
 
-    def choices(self, which: str = "pareto") -> pd.DataFrame:
+    def choices(self, which: str = "pareto", trials: pd.DataFrame | None = None) -> pd.DataFrame:
         """How the architectural choices spread over networks: a long table with a row per (trial,
         choice, value) and the ``share`` of the network's blocks that take that value, for the Pareto
         set (``which="pareto"``) or every trained trial (``"trained"``). See :func:`genome_choices`."""
-        frame = self.trials()
+        frame = self.trials() if trials is None else trials
         if frame.empty:
             return pd.DataFrame(columns=["number", "macs", "accuracy", "choice", "value", "share"])
         rows = frame[frame.pareto] if which == "pareto" else frame[frame.trained]
