@@ -38,7 +38,7 @@ from .genome import (
     as_genome,
 )
 
-__all__ = ["Cost", "count"]
+__all__ = ["Cost", "count", "format_count"]
 
 
 @dataclass(frozen=True)
@@ -320,3 +320,12 @@ def count(genome: Genome | str, *, resolution: int | tuple[int, int] = 224, in_c
             f"{small.size[0]}×{small.size[1]} and {small.why}. The smallest input it accepts is "
             f"{smallest}×{smallest}; use a larger resolution or a genome with fewer stride-2 layers."
         ) from None
+
+
+def format_count(value: float, digits: int = 3) -> str:
+    """A count with a K, M or G suffix (powers of 1000) and ``digits`` significant digits:
+    ``format_count(68_765_736)`` -> ``"68.8M"``, ``format_count(1_593_792)`` -> ``"1.59M"``."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.{digits}g}{unit}"
+    return f"{value:.{digits}g}"

@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from .cost import count, min_resolution
+from .cost import count, format_count, min_resolution
 from .genome import (
     ACTIVATIONS,
     GATES,
@@ -527,8 +527,8 @@ def _docstring(genome: Genome, num_classes: int, in_channels: int, meta: ExportI
                              f"{'s' * (in_channels != 1)}{trained} on inputs scaled to [0, 1] and normalised with "
                              "the training set's per-channel mean and std"
                              + (" (MEAN and STD below)" if meta.mean is not None else ""))
-    fields["Cost"] = (f"{_fmt(meta.macs)} MACs at {meta.resolution}×{meta.resolution} ({meta.macs:,}), "
-                      f"{_fmt(meta.params)} parameters ({meta.params:,}), for {num_classes} classes")
+    fields["Cost"] = (f"{format_count(meta.macs)} MACs at {meta.resolution}×{meta.resolution} ({meta.macs:,}), "
+                      f"{format_count(meta.params)} parameters ({meta.params:,}), for {num_classes} classes")
     if meta.study:
         fields["Accuracy"] = f"{_acc(meta.accuracy)} validation, {_acc(meta.test_accuracy)} test"
     fields["Status"] = meta.status
@@ -568,13 +568,6 @@ def _genome_constant(genome: Genome) -> str:
     if len(chunks) == 1:
         return f"GENOME = {_literal(chunks[0])}"
     return "GENOME = (\n" + "".join(f"    {_literal(chunk)}\n" for chunk in chunks) + ")"
-
-
-def _fmt(value: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.2f}{unit}"
-    return f"{value:.0f}"
 
 
 def _acc(value: float | None) -> str:
@@ -765,7 +758,7 @@ def package_source(study: Study, infos: list[ExportInfo], *, package: str = "mod
     each module, ``MODELS`` (name -> the module's ``METRICS``) and ``__all__``. ``package`` is the
     package's folder name, for the docstring's example."""
     names = [info.name for info in infos]
-    rows = [f"    {i.name:<24} {_fmt(i.macs):>8} {_fmt(i.params):>8} {_acc(i.accuracy):>8} "
+    rows = [f"    {i.name:<24} {format_count(i.macs):>8} {format_count(i.params):>8} {_acc(i.accuracy):>8} "
             f"{_acc(i.test_accuracy):>8}  {'yes' if i.weights else 'no'}" for i in infos]
     costs = " and ".join(study.objectives[1:])
     about = (f"Space {study.space}, dataset {study.dataset}. Exported by `python -m nas.export --pareto`: every "
@@ -1058,7 +1051,7 @@ def _report_pareto(study: Study, written: list[Path]) -> list[str]:
 
 def _summary(info: ExportInfo) -> str:
     what = f"trial {info.trial}" + (f", reference {info.reference}" if info.reference else "")
-    return (f"{what}: {_fmt(info.macs)} MACs, {_fmt(info.params)} params, val {_acc(info.accuracy)}, "
+    return (f"{what}: {format_count(info.macs)} MACs, {format_count(info.params)} params, val {_acc(info.accuracy)}, "
             f"test {_acc(info.test_accuracy)}")
 
 

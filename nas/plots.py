@@ -17,6 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .cost import format_count
+
 __all__ = ["AXES", "choices", "hypervolume", "pareto"]
 
 # column -> axis title
@@ -67,7 +69,8 @@ def pareto(trials: pd.DataFrame, *, x: str = "macs", budget: float | None = None
         fig.add_vline(x=budget_x, line={"dash": "dash", "color": "#444"})
         # annotations on a log axis take log10 coordinates
         fig.add_annotation(x=math.log10(budget_x), y=1, yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"budget {_short(budget or 0)} {AXES.get(budget_metric, budget_metric)}", font={"color": "#444"})
+                           text=f"budget {format_count(budget or 0)} {AXES.get(budget_metric, budget_metric)}",
+                           font={"color": "#444"})
     fig.update_layout(title=title or f"Validation accuracy against {AXES.get(x, x)}", template="plotly_white",
                       xaxis_title=AXES.get(x, x) + " (log scale)", yaxis_title="validation accuracy",
                       legend={"orientation": "h", "y": -0.18}, height=560, margin={"t": 80, "r": 30})
@@ -76,7 +79,7 @@ def pareto(trials: pd.DataFrame, *, x: str = "macs", budget: float | None = None
     if xs:
         low, high = math.log10(min(xs)) - 0.06, math.log10(max(xs)) + 0.1
         ticks = _log_ticks(10**low, 10**high)
-        fig.update_xaxes(type="log", range=[low, high], tickvals=ticks, ticktext=[_short(t) for t in ticks])
+        fig.update_xaxes(type="log", range=[low, high], tickvals=ticks, ticktext=[format_count(t) for t in ticks])
     else:
         fig.update_xaxes(type="log")
     return fig
@@ -99,7 +102,7 @@ def choices(table: pd.DataFrame, *, labels: dict[int, str] | None = None, title:
     names = [c for c in ("kernel", "expansion", "activation", "block", "se") if c in set(table.choice)]
     order = table.drop_duplicates("number").sort_values("macs")
     labels = labels or {}
-    ticks = [f"{labels.get(n, f'trial {n}')}<br>{_short(m)}" for n, m in zip(order.number, order.macs)]
+    ticks = [f"{labels.get(n, f'trial {n}')}<br>{format_count(m)}" for n, m in zip(order.number, order.macs)]
     fig = make_subplots(rows=max(1, len(names)), cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=[f"{n}" for n in names])
     for row, name in enumerate(names, start=1):
@@ -123,7 +126,7 @@ def _customdata(rows: pd.DataFrame) -> list[list[str]]:
         test = "-" if r.test_accuracy is None or math.isnan(r.test_accuracy) else f"{r.test_accuracy:.4f}"
         where = ("on the front" if r.pareto else "over budget" if not r.feasible
                  else f"dominated by trial {r.dominated_by}" if r.dominated_by >= 0 else "off the front")
-        data.append([name, test, _short(r.macs), _short(r.params), where, _wrap(r.genome)])
+        data.append([name, test, format_count(r.macs), format_count(r.params), where, _wrap(r.genome)])
     return data
 
 
@@ -145,13 +148,6 @@ def _log_ticks(low: float, high: float) -> list[float]:
         if len(ticks) >= 4:
             return ticks
     return ticks
-
-
-def _short(value: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{unit}"
-    return f"{value:.3g}"
 
 
 def _wrap(text: str, width: int = 90) -> str:

@@ -60,7 +60,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .cost import count
+from .cost import count, format_count
 from .genome import Genome
 from .space import get_space, list_spaces
 from .train import TrainConfig, TrainingDiverged, evaluate, train
@@ -681,12 +681,6 @@ def _versions() -> dict[str, str]:
     return _versions()
 
 
-def _fmt_count(value: float) -> str:
-    from .search import _fmt_count
-
-    return _fmt_count(value)
-
-
 # ----------------------------------------------------------------------------------------------
 # summary and CLI
 
@@ -708,7 +702,7 @@ def summary(result: RetrainResult) -> str:
          f"{m['device']}, {m['images_per_second']:,.0f} images/s, {minutes} min {seconds} s of training)"),
         (f"test accuracy {m['test_accuracy']:.4f} ({data['test_images']:,} test images; the last epoch's weights, "
          "nothing selected on them)"),
-        (f"MACs {_fmt_count(m['macs'])}, params {_fmt_count(m['params'])} at {side}×{side} "
+        (f"MACs {format_count(m['macs'])}, params {format_count(m['params'])} at {side}×{side} "
          f"({_plural(m['in_channels'], 'channel')}, {_plural(m['num_classes'], 'class')})"),
         f"files: {result.out / WEIGHTS}, {result.out / METRICS}, {result.out / CHECKPOINT}",
     ]

@@ -24,7 +24,7 @@ from typing import Any
 import optuna
 import torch
 
-from .cost import Cost, count, min_resolution
+from .cost import Cost, count, format_count, min_resolution
 from .genome import Genome
 from .space import Space, get_space, list_spaces
 
@@ -599,13 +599,6 @@ class _Progress:
 # summary and CLI
 
 
-def _fmt_count(value: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.1f}{unit}"
-    return f"{value:.0f}"
-
-
 def summary(result: SearchResult, config: SearchConfig) -> str:
     """The text printed at the end of a run."""
     objectives = list(config.objectives)
@@ -618,7 +611,7 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
         test = result.test_accuracy.get(t.number)
         name = t.user_attrs.get("reference")
         lines.append(f"  {t.number:>5} {t.values[0]:>8.4f} {'-' if test is None else f'{test:.4f}':>8} "
-                     f"{_fmt_count(cost['macs']):>8} {_fmt_count(cost['params']):>8}  "
+                     f"{format_count(cost['macs']):>8} {format_count(cost['params']):>8}  "
                      f"{('[' + name + '] ') if name else ''}{t.user_attrs['genome']}")
     lines.append("references (trained under the same protocol):")
     for t in result.references:
@@ -631,7 +624,7 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
                    else "not dominated by the search")
         feasible = "" if _feasible(t) else " (over budget)"
         lines.append(f"  {t.user_attrs['reference']:<20} val {t.values[0]:.4f} test "
-                     f"{'-' if test is None else f'{test:.4f}'} MACs {_fmt_count(cost['macs'])}{feasible}: {verdict}")
+                     f"{'-' if test is None else f'{test:.4f}'} MACs {format_count(cost['macs'])}{feasible}: {verdict}")
     lines.append(f"hypervolume: {result.hypervolume:.4f} (accuracy × cost normalised by the budget)")
     lines.append("files: " + ", ".join(result.files))
     folder = Path(result.files[-1]).parent

@@ -136,3 +136,15 @@ def test_stochastic_depth_follows_efficientnet() -> None:
     model = nas.build(genome)
     rates = [getattr(block.drop_path, "p", 0.0) for block in model.features[1:]]
     assert rates == pytest.approx([0.0, 0.05, 0.1, 0.15])
+
+
+def test_format_count() -> None:
+    from nas.cost import format_count
+
+    assert format_count(68_765_736) == "68.8M"
+    assert format_count(1_593_792) == "1.59M"
+    assert format_count(300_000_000) == "300M"
+    assert format_count(4_089_184_256) == "4.09G"
+    assert format_count(61_706) == "61.7K"
+    assert format_count(512) == "512"
+    assert format_count(299_507_072, digits=4) == "299.5M"
