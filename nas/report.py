@@ -78,20 +78,20 @@ def report_data(study: Study) -> ReportData:
         raise StudyError(f"study {study.name!r} has no trained trial yet ({len(trials)} trial{'s' * (len(trials) != 1)}"
                          f"{': ' if states else ''}"
                          f"{states}): run or resume `python -m nas.search` first, then report")
-    searched = trials[trials.reference == ""] if len(trials) else trials
+    searched = trials[trials.reference == ""]
     counts = {
         "trials": len(trials),
         "search trials": len(searched),
-        "references": int((trials.reference != "").sum()) if len(trials) else 0,
-        "trained": int(trials.trained.sum()) if len(trials) else 0,
+        "references": int((trials.reference != "").sum()),
+        "trained": int(trials.trained.sum()),
         "over budget, not trained": int((~searched.feasible & (searched.state == "COMPLETE")
-                                         & ~searched.trained).sum()) if len(trials) else 0,
-        "failed": int((trials.state == "FAIL").sum()) if len(trials) else 0,
-        "running or waiting": int(trials.state.isin(["RUNNING", "WAITING"]).sum()) if len(trials) else 0,
+                                         & ~searched.trained).sum()),
+        "failed": int((trials.state == "FAIL").sum()),
+        "running or waiting": int(trials.state.isin(["RUNNING", "WAITING"]).sum()),
     }
     pareto = study.pareto(trials)
     counts["Pareto set"] = len(pareto)
-    labels = {int(n): (r or f"trial {n}") for n, r in zip(trials.number, trials.reference)} if len(trials) else {}
+    labels = {int(n): (r or f"trial {n}") for n, r in zip(trials.number, trials.reference)}
     return ReportData(study=study.name, space=study.space, dataset=study.dataset, objectives=study.objectives,
                       budget=study.budget, budget_metric=study.budget_metric, trials=trials, pareto=pareto,
                       references=study.references(trials), hypervolume=study.hypervolume(trials),
