@@ -14,6 +14,12 @@ as ``relu6``, pooling modes). Tokens may come in any order; ``str`` writes them 
 leaves out those equal to their default. ``*N`` after a block group repeats it N times (identical
 consecutive blocks are written that way).
 
+Limits: a network has at most 4096 blocks (``*N`` included); channel counts, groups and hidden
+widths are at most 65536; kernels, pooling windows, strides and dilations at most 64; paddings at
+most 2048; the head's pooled side at most 64. Every reference network of every space fits many times
+over (the deepest, EfficientNet-B7, has 56 blocks; the widest layer, VGG's hidden one, 4096
+channels); a value over a limit is refused with the token, the value and the limit.
+
 ``net_...`` (first group, optional) -- settings of the whole network:
     ``bn``            batch normalisation (default); ``eps<float>`` (default 1e-05) and
                       ``m<float>``, its running-average momentum (default 0.1), may follow.
@@ -106,6 +112,13 @@ __all__ = [
     "ACTIVATIONS",
     "GATES",
     "NORMS",
+    "MAX_BLOCKS",
+    "MAX_CHANNELS",
+    "MAX_DILATION",
+    "MAX_KERNEL",
+    "MAX_PADDING",
+    "MAX_POOL",
+    "MAX_STRIDE",
     "POOLS",
     "Bottleneck",
     "Conv",
@@ -144,14 +157,40 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
 
 
 # ----------------------------------------------------------------------------------------------
+# limits: generous, so that every reference network of every space (EfficientNet-B7, VGG-19,
+# ResNeXt-101 and the other torchvision members included) fits many times over, but finite, so that a
+# typo or a hostile string such as "ir_c16_x64*99999999999" or "s99999999999" is refused at once
+# instead of exhausting memory or making the cost model scan for seconds.
+
+MAX_BLOCKS = 4096  # blocks in a network; the deepest reference, EfficientNet-B7, has 56
+MAX_CHANNELS = 65536  # any channel count, group count or hidden width; the largest reference one is 4096
+MAX_KERNEL = 64  # kernel and pooling window side; AlexNet's 11 is the largest reference one
+MAX_STRIDE = 64  # AlexNet's 4 is the largest reference stride
+MAX_DILATION = 64  # the resnet space's 2 is the largest reference dilation
+MAX_PADDING = 2048  # above the "same" padding of the largest kernel at the largest dilation (31 × 64)
+MAX_POOL = 64  # side of the head's pooled map; VGG's 7 is the largest reference one
+
+_CHANNEL_FIELDS = ("out", "expanded", "width", "groups", "squeeze", "expand1", "expand3", "channels", "hidden")
+_LIMITS: dict[str, int] = {
+    **dict.fromkeys(_CHANNEL_FIELDS, MAX_CHANNELS),
+    "kernel": MAX_KERNEL, "stride": MAX_STRIDE, "dilation": MAX_DILATION, "padding": MAX_PADDING, "pool": MAX_POOL,
+}
+
+
+# ----------------------------------------------------------------------------------------------
 # validation helpers: TypeError for a wrong type, ValueError for a wrong value, value in message
 
 
 def _check_int(owner: str, name: str, value: Any, *, minimum: int = 1) -> None:
+    """An int of at least ``minimum`` and at most the limit of its field (:data:`_LIMITS`, by name)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{owner}.{name} must be an int, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{owner}.{name}={value} must be >= {minimum}")
+    maximum = _LIMITS.get(name)
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{owner}.{name}={value} is over the limit of {maximum}; use a value from {minimum} "
+                         f"to {maximum}")
 
 
 def _check_bool(owner: str, name: str, value: Any) -> None:
@@ -473,6 +512,9 @@ class Genome:
             raise TypeError(f"Genome.blocks must be a tuple of blocks, got {type(blocks).__name__}")
         if not blocks:
             raise ValueError("Genome.blocks is empty: a network needs at least one block")
+        if len(blocks) > MAX_BLOCKS:
+            raise ValueError(f"Genome.blocks has {len(blocks)} blocks, over the limit of {MAX_BLOCKS}; use at most "
+                             f"{MAX_BLOCKS}")
         for i, block in enumerate(blocks):
             if type(block) not in BLOCK_TYPES.values():
                 raise TypeError(f"Genome.blocks[{i}] must be one of {', '.join(BLOCK_TYPES)}, got {block!r}")
@@ -721,6 +763,12 @@ _FLOAT = re.compile(r"[0-9]*\.?[0-9]+(e-?[0-9]+)?")
 _KEY = re.compile(r"([a-z]+)(.*)")
 
 
+_WORDS = {"out": "channel count", "expanded": "expanded channel count", "width": "width", "groups": "group count",
+          "squeeze": "squeeze channel count", "expand1": "expansion channel count",
+          "expand3": "expansion channel count", "channels": "squeeze-and-excitation channel count", "hidden": "hidden width",
+          "kernel": "kernel size", "pool": "pooled side", "repeat": "repeat"}
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -728,9 +776,15 @@ class _Parser:
     def error(self, token: str, why: str) -> ValueError:
         return ValueError(f"bad token {token!r} in genome string {self.text!r}: {why}")
 
-    def integer(self, token: str, value: str) -> int:
+    def integer(self, token: str, value: str, name: str = "", *, limit: int | None = None) -> int:
+        """The whole number ``value`` of ``token``, at most ``limit`` (default: the limit of the field
+        ``name``), refused before converting it when it is longer than any limit."""
         if not _INT.fullmatch(value):
             raise self.error(token, f"expected a whole number after the key, got {value!r}")
+        limit = _LIMITS.get(name) if limit is None else limit
+        if limit is not None and (len(value.lstrip("0")) > len(str(limit)) or int(value) > limit):
+            what = _WORDS.get(name, name)
+            raise self.error(token, f"{what} {value} is over the limit of {limit}; use at most {limit}")
         return int(value)
 
     def number(self, token: str, value: str) -> float:
@@ -766,9 +820,9 @@ class _Parser:
             body, star, repeat = group.partition("*")
             times = 1
             if star:
-                if not _INT.fullmatch(repeat) or int(repeat) < 1:
+                if not _INT.fullmatch(repeat) or not repeat.lstrip("0"):
                     raise self.error(group, f"a repeat must be '*' and a positive whole number, got {repeat!r}")
-                times = int(repeat)
+                times = self.integer(group, repeat, "repeat", limit=MAX_BLOCKS)
             kind = body.split("_")[0]
             if head is not None:
                 raise self.error(group, "nothing may follow the head group")
@@ -781,6 +835,9 @@ class _Parser:
                     raise self.error(group, "the head group cannot be repeated")
                 head = self.head(body)
             elif kind in BLOCK_TYPES:
+                if len(blocks) + times > MAX_BLOCKS:
+                    raise self.error(group, f"it makes the network {len(blocks) + times} blocks long, over the limit "
+                                            f"of {MAX_BLOCKS} blocks; use at most {MAX_BLOCKS} blocks in all")
                 blocks.extend([self.block(body, BLOCK_TYPES[kind])] * times)
             else:
                 known = ", ".join(["net", *BLOCK_TYPES, "head"])
@@ -805,7 +862,7 @@ class _Parser:
             if key in names:
                 norm["kind"] = names[key]
                 if key == "gn":
-                    norm["groups"] = self.integer(token, value)
+                    norm["groups"] = self.integer(token, value, "groups")
                 elif value:
                     raise self.error(token, f"{key!r} takes no value")
             elif key == "eps":
@@ -835,9 +892,10 @@ class _Parser:
                 name, parsed = "se", self.squeeze_excite(token, value)
             elif key == "e" and cls is Fire:
                 first, _, second = value.partition(".")
-                name, parsed = "expand", (self.integer(token, first), self.integer(token, second or first))
+                name, parsed = "expand", (self.integer(token, first, "expand1"),
+                                          self.integer(token, second or first, "expand3"))
             elif key in keys and key not in _FLAGS:
-                name, parsed = keys[key], self.integer(token, value)
+                name, parsed = keys[key], self.integer(token, value, keys[key])
             else:
                 known = [f"{k}<int>" if k not in _FLAGS else k for k in keys]
                 known += ["max or avg"] if cls is Pool else ["an activation (" + " ".join(ACTIVATIONS) + ")"]
@@ -858,7 +916,7 @@ class _Parser:
         parts = value.split(".")
         if len(parts) not in (1, 3):
             raise self.error(token, "squeeze-and-excitation is 'se<int>' or 'se<int>.<act>.<gate>'")
-        kwargs: dict[str, Any] = {"channels": self.integer(token, parts[0])}
+        kwargs: dict[str, Any] = {"channels": self.integer(token, parts[0], "channels")}
         if len(parts) == 3:
             kwargs["act"], kwargs["gate"] = parts[1], parts[2]
         return self.build(token, SqueezeExcite, **kwargs)
@@ -873,12 +931,12 @@ class _Parser:
             elif token in ("dfirst", "convcls"):
                 name, parsed = {"dfirst": "dropout_first", "convcls": "conv_classifier"}[token], True
             elif key == "c":
-                name, parsed = "width", self.integer(token, value)
+                name, parsed = "width", self.integer(token, value, "width")
             elif key == "p":
-                name, parsed = "pool", self.integer(token, value)
+                name, parsed = "pool", self.integer(token, value, "pool")
             elif key == "h":
                 width, _, act = value.partition(".")
-                hidden.append(self.integer(token, width))
+                hidden.append(self.integer(token, width, "hidden"))
                 if act:
                     if kwargs.setdefault("hidden_act", act) != act:
                         raise self.error(token, f"hidden layers share one activation, got {kwargs['hidden_act']!r} "

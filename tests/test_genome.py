@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import time
 
 import pytest
 
 import nas
 from nas import Conv, Genome, Head, InvertedResidual, Norm, SqueezeExcite
+from nas.genome import _LIMITS, MAX_BLOCKS
 from tests.conftest import random_genome
 
 MOBILE_LIKE = ("net_bn_eps0.001_m0.01_sd0.2 conv_s2_c16_hardswish ir_c16_x16_relu "
@@ -132,11 +134,89 @@ def test_malformed_strings_name_the_token_and_the_whole_string(text: str, token:
     (lambda: Head(dropout=1.0), ValueError, "Head.dropout=1.0 must be in [0.0, 1.0)"),
     (lambda: Genome(blocks=()), ValueError, "Genome.blocks is empty"),
     (lambda: Genome(blocks=("conv_c8",)), TypeError, "Genome.blocks[0] must be one of"),  # type: ignore[arg-type]
+    # genes over their limits: refused where they are made, not when the network is counted or built
+    (lambda: Conv(out=8, stride=99999999999), ValueError, "Conv.stride=99999999999 is over the limit of 64"),
+    (lambda: Conv(out=8, kernel=65), ValueError, "Conv.kernel=65 is over the limit of 64; use a value from 1 to 64"),
+    (lambda: Conv(out=8, padding=10**6), ValueError, "Conv.padding=1000000 is over the limit of 2048"),
+    (lambda: InvertedResidual(out=8, expanded=10**9), ValueError, "expanded=1000000000 is over the limit of 65536"),
+    (lambda: nas.Pool("max", stride=100), ValueError, "Pool.stride=100 is over the limit of 64"),
+    (lambda: nas.Fire(8, 8, 70000), ValueError, "Fire.expand3=70000 is over the limit of 65536"),
+    (lambda: SqueezeExcite(10**7), ValueError, "SqueezeExcite.channels=10000000 is over the limit of 65536"),
+    (lambda: Head(hidden=(4096, 10**8)), ValueError, "Head.hidden=100000000 is over the limit of 65536"),
+    (lambda: Head(pool=1000), ValueError, "Head.pool=1000 is over the limit of 64"),
+    (lambda: Norm(kind="group", groups=10**6), ValueError, "Norm.groups=1000000 is over the limit of 65536"),
+    (lambda: Genome(blocks=(Conv(out=8),) * 5000), ValueError,
+     "Genome.blocks has 5000 blocks, over the limit of 4096; use at most 4096"),
 ])
 def test_bad_genes_are_refused_with_the_value(make, error, fragment) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(error) as info:
         make()
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("text, token, value, limit", [
+    ("conv_c8 ir_c16_x64_relu*99999999999 head", "ir_c16_x64_relu*99999999999", "repeat 99999999999", 4096),
+    ("conv_c8*3000 conv_c16*3000 head", "conv_c16*3000", "6000 blocks", 4096),
+    ("conv_c8*" + "9" * 5000 + " head", "conv_c8*" + "9" * 5000, "repeat " + "9" * 5000, 4096),
+    ("conv_c8_s99999999999 head", "s99999999999", "stride 99999999999", 64),
+    ("conv_k99_c8 head", "k99", "kernel size 99", 64),
+    ("conv_d100_c8 head", "d100", "dilation 100", 64),
+    ("conv_p5000_c8 head", "p5000", "padding 5000", 2048),
+    ("pool_max_s1000 conv_c8 head", "s1000", "stride 1000", 64),
+    ("conv_c" + "9" * 5000 + " head", "c" + "9" * 5000, "channel count " + "9" * 5000, 65536),
+    ("conv_c8 ir_c8_x99999999_se8 head", "x99999999", "expanded channel count 99999999", 65536),
+    ("conv_c8 ir_c8_x16_se99999999 head", "se99999999", "channel count 99999999", 65536),
+    ("conv_c8 bot_w99999999_c8 head", "w99999999", "width 99999999", 65536),
+    ("conv_c8 fire_sq8_e8.99999999 head", "e8.99999999", "expansion channel count 99999999", 65536),
+    ("net_gn99999999 conv_c8 head", "gn99999999", "group count 99999999", 65536),
+    ("conv_c8 head_c99999999", "c99999999", "width 99999999", 65536),
+    ("conv_c8 head_h4096_h99999999", "h99999999", "hidden width 99999999", 65536),
+    ("conv_c8 head_p99999999", "p99999999", "pooled side 99999999", 64),
+])
+def test_oversized_repeats_and_genes_are_refused_at_once(text: str, token: str, value: str, limit: int) -> None:
+    # a repeat used to build a list of that many blocks (MemoryError or a hang), a huge stride made
+    # nas.count scan 65535 resolutions, and 5000 digits hit Python's int-conversion limit
+    start = time.perf_counter()
+    with pytest.raises(ValueError) as info:
+        nas.count(text)
+    assert time.perf_counter() - start < 1.0
+    message = str(info.value)
+    assert f"bad token {token!r}" in message
+    assert value in message
+    assert f"over the limit of {limit}" in message and f"use at most {limit}" in message
+    assert repr(text) in message
+
+
+def test_the_limits_themselves_are_accepted() -> None:
+    largest = nas.Genome.parse("conv_k64_s64_d64_p2048_c65536*4095 pool_max_k64_s64 head_c65536_p64_h65536")
+    assert len(largest.blocks) == 4096
+    assert (largest.blocks[0].kernel, largest.blocks[0].stride, largest.blocks[0].dilation) == (64, 64, 64)
+
+
+def _every_reference() -> dict[str, Genome]:
+    genomes = {}
+    for space_name in nas.list_spaces():
+        space = nas.get_space(space_name)
+        genomes.update(space.references)
+        if hasattr(space, "torchvision_members"):
+            genomes.update({name: member[0] for name, member in space.torchvision_members().items()})
+    return genomes
+
+
+def test_every_reference_network_fits_the_limits_many_times_over() -> None:
+    genomes = _every_reference()
+    assert {"efficientnet_b7", "vgg19", "vgg19_bn", "resnet152", "alexnet"} <= set(genomes)
+    for name, genome in genomes.items():
+        assert Genome.parse(str(genome)) == genome, name
+        assert Genome.from_dict(genome.to_dict()) == genome, name
+        assert 10 * len(genome.blocks) <= MAX_BLOCKS, name
+        genes = [dataclasses.asdict(block) for block in genome.blocks] + [dataclasses.asdict(genome.head)]
+        for gene in genes:
+            for field, value in gene.items():
+                values = value if isinstance(value, tuple) else (value,)
+                for v in values:
+                    if field in _LIMITS and isinstance(v, int):
+                        assert 4 * v <= _LIMITS[field], (name, field, v)
 
 
 def test_bad_json_is_refused() -> None:
