@@ -273,16 +273,34 @@ def _resolution(resolution: int | tuple[int, int]) -> tuple[int, int]:
     return resolution
 
 
+_LARGEST_SIDE = (1 << 16) - 1  # min_resolution looks no further
+
+
+def _fits(genome: Genome, side: int, in_channels: int) -> bool:
+    try:
+        _walk(genome, (side, side), in_channels, 1)
+        return True
+    except _TooSmall:
+        return False
+
+
 def min_resolution(genome: Genome, *, in_channels: int = 3) -> int:
     """The smallest square input the network accepts: every strided layer must get a map at least as
-    large as its stride (else it does not downsample) and every layer must leave an output."""
-    for side in range(1, 1 << 16):
-        try:
-            _walk(genome, (side, side), in_channels, 1)
-            return side
-        except _TooSmall:
-            continue
-    raise ValueError(f"no resolution up to 65535 fits genome {str(genome)!r}")  # pragma: no cover
+    large as its stride (else it does not downsample) and every layer must leave an output.
+
+    Every layer's output size grows (or stays) with its input size, so whether a side fits does too:
+    a binary search finds the smallest in a few walks, however deep the network or large its strides."""
+    if not _fits(genome, _LARGEST_SIDE, in_channels):
+        raise ValueError(f"no resolution up to {_LARGEST_SIDE}×{_LARGEST_SIDE} fits genome {str(genome)!r}: its "
+                         "strides and unpadded windows shrink the map too much; use fewer or smaller strides")
+    low, high = 0, _LARGEST_SIDE  # low does not fit (or is 0), high fits
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _fits(genome, middle, in_channels):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def count(genome: Genome | str, *, resolution: int | tuple[int, int] = 224, in_channels: int = 3,
@@ -314,11 +332,16 @@ def count(genome: Genome | str, *, resolution: int | tuple[int, int] = 224, in_c
     try:
         return _walk(genome, size, in_channels, num_classes)
     except _TooSmall as small:
-        smallest = min_resolution(genome, in_channels=in_channels)
+        where = (f"resolution {size[0]}×{size[1]} is too small for this network: at {small.where} the map is "
+                 f"{small.size[0]}×{small.size[1]} and {small.why}.")
+        try:
+            smallest = min_resolution(genome, in_channels=in_channels)
+        except ValueError:
+            raise ValueError(f"{where} No input up to {_LARGEST_SIDE}×{_LARGEST_SIDE} fits it; use a genome with "
+                             "fewer or smaller strides.") from None
         raise ValueError(
-            f"resolution {size[0]}×{size[1]} is too small for this network: at {small.where} the map is "
-            f"{small.size[0]}×{small.size[1]} and {small.why}. The smallest input it accepts is "
-            f"{smallest}×{smallest}; use a larger resolution or a genome with fewer stride-2 layers."
+            f"{where} The smallest input it accepts is {smallest}×{smallest}; use a larger resolution or a "
+            "genome with fewer stride-2 layers."
         ) from None
 
 

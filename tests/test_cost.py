@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 import torch
@@ -105,6 +106,37 @@ def test_resolution_too_small_names_the_smallest_that_works() -> None:
     assert "resolution 16×16 is too small" in message
     assert "stride-2" in message
     assert "smallest input it accepts is 17×17" in message
+
+
+@pytest.mark.parametrize("text, smallest", [
+    ("conv_s2_c8*14 head", 8193),  # 8193 -> 4097 -> ... -> 2 -> 1
+    ("conv_s64_c8*2 head", 63 * 64 + 1),  # the second needs 64 pixels: (4033 - 1) // 64 + 1
+    ("conv_s2_c8*20 head", None),  # would need 2**19 + 1 pixels
+    ("conv_s64_c8*3 head", None),
+])
+def test_deep_or_strided_networks_get_their_smallest_input_at_once(text: str, smallest: int | None) -> None:
+    # min_resolution tried every side from 1 up: thousands of walks through the network, seconds
+    start = time.perf_counter()
+    with pytest.raises(ValueError) as info:
+        nas.count(text, resolution=32)
+    if smallest is None:
+        assert "No input up to 65535×65535 fits it; use a genome with fewer or smaller strides" in str(info.value)
+        with pytest.raises(ValueError, match="no resolution up to 65535×65535 fits genome"):
+            nas.min_resolution(nas.Genome.parse(text))
+    else:
+        assert f"The smallest input it accepts is {smallest}×{smallest}" in str(info.value)
+        assert nas.min_resolution(nas.Genome.parse(text)) == smallest
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_min_resolution_is_the_smallest_side_that_fits(seed: int) -> None:
+    genome = random_genome(random.Random(seed), max_blocks=8)
+    side = nas.min_resolution(genome)
+    nas.count(genome, resolution=side)
+    if side > 1:
+        with pytest.raises(ValueError, match=f"smallest input it accepts is {side}×{side}"):
+            nas.count(genome, resolution=side - 1)
 
 
 def test_unpadded_layers_that_would_leave_no_output_are_refused() -> None:
