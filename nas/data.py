@@ -17,9 +17,9 @@ no pickled objects):
 key         shape                                        dtype
 =========== ============================================ ========================================
 ``x_train`` N×H×W×C with C = 1 or 3 (or N×H×W for C = 1) ``uint8``, pixel values 0..255
-``y_train`` N                                            any integer type, labels 0..K-1
+``y_train`` N                                            any integer type, labels 0..K-1, K ≥ 2
 ``x_test``  M×H×W×C (the same H, W, C as ``x_train``)   ``uint8``
-``y_test``  M                                            any integer type
+``y_test``  M                                            any integer type, classes of y_train
 ``classes`` K (optional; default ``"0"``..``"K-1"``)     strings; ``classes[i]`` names label ``i``
 =========== ============================================ ========================================
 
@@ -100,9 +100,9 @@ class ImageData:
     Attributes:
         name: what was loaded: ``"cifar10"``, ``"digits"``, ``"npz:/abs/path.npz"``, ``"folder:/abs/path"``.
         x_train: ``uint8`` training images, N×C×H×W, contiguous.
-        y_train: ``int64`` training labels, N, in ``0..num_classes-1``.
+        y_train: ``int64`` training labels, N, in ``0..num_classes-1``; at least two classes.
         x_test: ``uint8`` test images, M×C×H×W.
-        y_test: ``int64`` test labels, M.
+        y_test: ``int64`` test labels, M, each of a class that has training images.
         classes: ``classes[i]`` names label ``i``.
         source: the file or folder the data was read from (``"scikit-learn"`` for ``digits``).
         flip: whether a horizontal flip keeps the label (used by :func:`augment`).
@@ -132,6 +132,8 @@ class ImageData:
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise ValueError(f"ImageData train images are {tuple(self.x_train.shape[1:])} (C×H×W) but test images "
                              f"are {tuple(self.x_test.shape[1:])}; both splits need the same image shape")
+        _check_labels(self.y_train.cpu().numpy(), self.y_test.cpu().numpy(), self.classes,
+                      where=f"dataset {self.name} (from {self.source})")
 
     @property
     def num_classes(self) -> int:
@@ -404,7 +406,28 @@ def _check_arrays(arrays: dict[str, np.ndarray], *, where: str
             raise DatasetError(f"{where}: y_{split_name} holds label {value} ({int(bad.sum())} labels out of range) "
                                f"but there are {len(classes)} classes; labels must lie in 0..{len(classes) - 1} "
                                f"(add the missing names to classes, or renumber the labels from 0)")
+    _check_labels(ys["train"], ys["test"], classes, where=where)
     return xs["train"], ys["train"], xs["test"], ys["test"], classes
+
+
+def _check_labels(y_train: np.ndarray, y_test: np.ndarray, classes: tuple[str, ...], *, where: str) -> None:
+    """At least two classes among the training labels (one class is nothing to classify: every network
+    would score 100%), and no test label that no training image has (the network cannot learn it)."""
+    def named(labels: np.ndarray) -> str:
+        text = ", ".join(f"{int(label)} = {classes[int(label)]!r}" if 0 <= label < len(classes) else str(int(label))
+                         for label in labels[:10])
+        return text + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
+
+    found = np.unique(y_train)
+    if len(found) < 2:
+        raise DatasetError(f"{where}: the training labels hold {len(found)} class{'' if len(found) == 1 else 'es'} "
+                           f"({named(found) or 'none'}); a classifier needs at least 2 classes: add images of other "
+                           f"classes (labels 0..K-1 with K >= 2)")
+    unseen = np.setdiff1d(np.unique(y_test), found)
+    if len(unseen):
+        raise DatasetError(f"{where}: the test labels hold {len(unseen)} class{'' if len(unseen) == 1 else 'es'} "
+                           f"that no training image has ({named(unseen)}); every test class needs training images "
+                           f"(add them, or drop those test images)")
 
 
 def _to_chw(x: np.ndarray) -> Tensor:
@@ -461,6 +484,10 @@ def _load_folder(path: Path, *, flip: bool) -> ImageData:
     if empty:
         raise DatasetError(f"image folder {path / 'train'} has class folders without images: {empty}; add images "
                            f"or remove the folders")
+    if len(classes) < 2:
+        raise DatasetError(f"image folder {path / 'train'} has 1 class folder ({classes[0]!r}); a classifier needs "
+                           f"at least 2 classes: add a folder of images for each other class, "
+                           f"{path / 'train'}/<class>/<image>")
 
     def read(file: Path, size: tuple[int, int] | None = None) -> Image.Image | tuple[int, int]:
         try:

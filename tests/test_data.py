@@ -159,7 +159,8 @@ class FakeSVHN:
     def __init__(self, root: str, split: str = "train", download: bool = False, **kwargs) -> None:
         n = 5 if split == "train" else 2
         self.data = np.arange(n * 3 * 4 * 4, dtype=np.uint8).reshape(n, 3, 4, 4)  # channels first
-        self.labels = np.arange(n) % 10 + (split == "test") * 8  # the test split holds label 9
+        # no class names: the classes run to the largest label, 9 (every test label has training images)
+        self.labels = np.array([0, 1, 2, 8, 9]) if split == "train" else np.array([9, 8])
 
 
 class FakeMNIST:
@@ -277,6 +278,19 @@ BAD_NPZ = {
                     ["x_test holds no images"]),
     "classes not strings": (dict(classes=np.arange(4)), ["classes has dtype int64", "strings"]),
     "object array": (dict(classes=np.array(["a", 1], dtype=object)), ["cannot be read", "no Python objects"]),
+    # one class is nothing to classify: every network would score 100%
+    "one class": ({"y_train": np.zeros(40, np.int64), "y_test": np.zeros(12, np.int64), "classes": None},
+                  ["the training labels hold 1 class (0 = '0')", "at least 2 classes"]),
+    "one named class in use": ({"y_train": np.full(40, 2), "y_test": np.full(12, 2)},
+                               ["the training labels hold 1 class (2 = 'class2')", "at least 2 classes"]),
+    # a test class without training images cannot be learnt; without names, the classes used to be
+    # counted up to the largest label of either split
+    "test class not in train": ({"y_train": np.arange(40) % 2, "y_test": np.array([0, 1] * 5 + [3, 3]),
+                                 "classes": None},
+                                ["the test labels hold 1 class that no training image has (3 = '3')",
+                                 "every test class needs training images"]),
+    "named test class not in train": ({"y_train": np.arange(40) % 3},
+                                      ["test labels hold 1 class that no training image has (3 = 'class3')"]),
 }
 
 
@@ -326,17 +340,23 @@ def test_unknown_spec(tmp_path: Path) -> None:
 
 
 def test_image_data_checks_its_tensors() -> None:
-    x, y = torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.zeros(2, dtype=torch.int64)
-    ok = dict(name="t", x_train=x, y_train=y, x_test=x, y_test=y, classes=("a",), source="t", flip=False)
+    x, y = torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1])
+    ok = dict(name="t", x_train=x, y_train=y, x_test=x, y_test=y, classes=("a", "b"), source="t", flip=False)
     ImageData(**ok)
     with pytest.raises(TypeError, match="x_train must be a uint8"):
         ImageData(**{**ok, "x_train": x.float()})
     with pytest.raises(TypeError, match="y_test must be an int64 tensor of 2 labels"):
         ImageData(**{**ok, "y_test": y[:1]})
-    with pytest.raises(ValueError, match="labels 0..1 but there are 1 classes"):
-        ImageData(**{**ok, "y_train": torch.tensor([0, 1])})
+    with pytest.raises(ValueError, match="labels 0..2 but there are 2 classes"):
+        ImageData(**{**ok, "y_train": torch.tensor([0, 2])})
     with pytest.raises(ValueError, match="same image shape"):
         ImageData(**{**ok, "x_test": torch.zeros(2, 1, 4, 5, dtype=torch.uint8)})
+    with pytest.raises(DatasetError, match=r"dataset t \(from t\): the training labels hold 1 class \(0 = 'a'\)"):
+        ImageData(**{**ok, "y_train": torch.tensor([0, 0]), "y_test": torch.tensor([0, 0])})
+    with pytest.raises(DatasetError, match=r"the training labels hold 1 class .*at least 2 classes"):
+        ImageData(**{**ok, "y_train": torch.tensor([0, 0]), "y_test": torch.tensor([0, 0]), "classes": ("a",)})
+    with pytest.raises(DatasetError, match=r"test labels hold 1 class that no training image has \(2 = 'c'\)"):
+        ImageData(**{**ok, "classes": ("a", "b", "c"), "y_test": torch.tensor([0, 2])})
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -375,12 +395,13 @@ def test_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist"):
         load_dataset(f"folder:{root}")
     write_png(root / "train" / "a" / "1.png", (4, 4), 0, mode="L")
+    write_png(root / "train" / "b" / "1.png", (4, 4), 255, mode="L")
     with pytest.raises(DatasetError, match=r"has no test/ subfolder.*train/<class>"):
         load_dataset(f"folder:{root}")
-    (root / "test" / "b").mkdir(parents=True)
-    with pytest.raises(DatasetError, match=r"classes \['b'\] that train/ does not have"):
+    (root / "test" / "c").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"classes \['c'\] that train/ does not have"):
         load_dataset(f"folder:{root}")
-    (root / "test" / "b").rmdir()
+    (root / "test" / "c").rmdir()
     (root / "test" / "a").mkdir()
     with pytest.raises(DatasetError, match="test holds no images"):
         load_dataset(f"folder:{root}")
@@ -393,7 +414,19 @@ def test_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"without images: \['empty'\]"):
         load_dataset(f"folder:{root}")
     (root / "train" / "empty").rmdir()
-    assert load_dataset(f"folder:{root}").x_train.shape == (1, 3, 4, 4)
+    data = load_dataset(f"folder:{root}")
+    assert data.x_train.shape == (2, 3, 4, 4) and data.classes == ("a", "b")
+
+
+def test_a_folder_with_one_class_is_refused(tmp_path: Path) -> None:
+    # one class folder is nothing to classify: every network would score 100%
+    root = tmp_path / "tree"
+    write_png(root / "train" / "a" / "1.png", (4, 4), 0, mode="L")
+    write_png(root / "test" / "a" / "1.png", (4, 4), 0, mode="L")
+    with pytest.raises(DatasetError) as info:
+        load_dataset(f"folder:{root}")
+    assert str(info.value).startswith(f"image folder {root / 'train'} has 1 class folder ('a'); a classifier needs "
+                                      f"at least 2 classes: add a folder of images for each other class")
 
 
 # ----------------------------------------------------------------------------------------------------
