@@ -27,12 +27,18 @@ from typing import Any
 import pandas as pd
 
 from . import plots
+from .files import describe, unwritable
 from .study import Study, StudyError, open_study
 
-__all__ = ["ReportData", "figures", "main", "report_data", "summary", "write_report"]
+__all__ = ["ReportData", "ReportError", "figures", "main", "report_data", "summary", "write_report"]
 
 _TABLE_COLUMNS = ["number", "reference", "accuracy", "test_accuracy", "macs", "params", "feasible",
                   "dominated_by", "genome"]
+
+
+class ReportError(ValueError):
+    """A report that cannot be written: the message names the path and the fix. The CLI prints it and
+    exits with 2."""
 
 
 @dataclass
@@ -118,17 +124,26 @@ def write_report(study: Study, out: str | Path | None = None, *, png: bool = Tru
 
     Returns the paths written by kind; ``"png"`` holds a message instead of a path when the PNG was
     skipped.
+
+    Raises:
+        ReportError: ``out`` (by default the study folder) cannot be written; nothing is written then.
     """
     out = Path(out) if out is not None else study.folder
     data = data if data is not None else report_data(study)
-    out.mkdir(parents=True, exist_ok=True)
+    fix = "write the report elsewhere with --out DIR, or make the folder writable"
+    problem = unwritable(out)
+    if problem:
+        raise ReportError(f"{problem}: {fix}")
     figs = figures(data)
     written: dict[str, Path | str] = {}
-    data.trials.to_csv(out / "trials.csv", index=False)
-    data.pareto.to_csv(out / "pareto.csv", index=False)
-    written["trials.csv"], written["pareto.csv"] = out / "trials.csv", out / "pareto.csv"
-    (out / "report.html").write_text(_html(data, figs), encoding="utf-8")
-    written["report.html"] = out / "report.html"
+    try:
+        data.trials.to_csv(out / "trials.csv", index=False)
+        data.pareto.to_csv(out / "pareto.csv", index=False)
+        written["trials.csv"], written["pareto.csv"] = out / "trials.csv", out / "pareto.csv"
+        (out / "report.html").write_text(_html(data, figs), encoding="utf-8")
+        written["report.html"] = out / "report.html"
+    except OSError as exc:  # a folder that takes no new files, or a full disk: found out while writing
+        raise ReportError(f"{describe(exc)}: {fix}") from None
     if png:
         written["png"] = _write_png(figs["pareto_macs"], out / "pareto.png")
     return written
@@ -244,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         study = open_study(args.study, storage=args.storage, name=args.study_name)
         data = report_data(study)
         written = write_report(study, args.out, png=not args.no_png, data=data)
-    except StudyError as exc:
+    except (StudyError, ReportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(data))

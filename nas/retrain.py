@@ -39,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import difflib
 import hashlib
@@ -61,6 +62,7 @@ import torch
 from torch import nn
 
 from .cost import count, format_count
+from .files import unwritable
 from .genome import Genome
 from .space import get_space, list_spaces
 from .train import TrainConfig, TrainingDiverged, evaluate, train
@@ -588,7 +590,9 @@ def _prepare_out(out: Path, options: dict[str, Any], config: RetrainConfig, devi
     path = out / CHECKPOINT
     if out.exists() and not out.is_dir():
         raise RetrainError(f"--out {out} is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    problem = unwritable(out)  # before the first epoch, not after it
+    if problem:
+        raise RetrainError(f"{problem}: {_WRITE_FIX}")
     if config.restart:
         removed = [p.name for p in (out / CHECKPOINT, out / WEIGHTS, out / METRICS) if p.exists()]
         for name in removed:
@@ -642,18 +646,27 @@ def _dry_run(model: nn.Module, arch: Arch, *, in_channels: int, num_classes: int
         raise RetrainError(f"the network of {arch.value} returns {got} for 2 images, not (2, {num_classes}) logits")
 
 
+_WRITE_FIX = "write elsewhere with --out DIR, or make the folder writable"
+
+
 def _save_atomic(obj: Any, path: Path) -> None:
     """Write ``obj`` (JSON for .json, else torch.save) to a temporary file, then rename it into place:
-    an interruption leaves the previous file whole."""
+    an interruption leaves the previous file whole. A :class:`RetrainError` naming the path when it
+    cannot be written (a full disk, a folder that stopped taking files)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        if path.suffix == ".json":
-            f.write(json.dumps(obj, indent=2).encode() + b"\n")
-        else:
-            torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            if path.suffix == ".json":
+                f.write(json.dumps(obj, indent=2).encode() + b"\n")
+            else:
+                torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise RetrainError(f"cannot write {path.resolve()} ({exc.strerror or exc}): {_WRITE_FIX}") from None
 
 
 def _slug(text: str) -> str:

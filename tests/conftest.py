@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -85,3 +90,39 @@ def n_params(model: torch.nn.Module) -> int:
 @pytest.fixture
 def rng() -> random.Random:
     return random.Random(0)
+
+
+@contextlib.contextmanager
+def unwritable(folder: Path) -> Iterator[Path]:
+    """``folder`` made unwritable for the duration: nothing can be created, renamed or deleted in it.
+
+    Root ignores permission bits, so as root the folder is made immutable (``chattr +i``, ext4 and most
+    Linux file systems); otherwise it is made read-only (mode 0o555). Either way the folder is checked by
+    trying to create a file in it, and the test fails, saying why, when neither worked: a test of
+    unwritable folders that writes into them proves nothing. Undone on the way out."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mode = folder.stat().st_mode
+    immutable = os.geteuid() == 0
+    how = "chattr +i (running as root, for whom permission bits do not apply)" if immutable else "chmod 0o555"
+    if immutable:
+        result = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            pytest.fail(f"cannot make {folder} unwritable with {how}: {result.stderr.strip()} (the file system may "
+                        "not support attributes); run the tests on ext4, or as a user other than root")
+    else:
+        folder.chmod(0o555)
+    try:
+        probe = folder / ".probe"
+        try:
+            probe.touch()
+        except OSError:
+            pass
+        else:
+            probe.unlink()
+            pytest.fail(f"{how} did not make {folder} unwritable: a file could still be created in it")
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(mode)

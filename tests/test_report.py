@@ -17,6 +17,7 @@ from nas.report import figures, main, report_data, write_report
 from nas.search import hypervolume
 from nas.search import main as search
 from nas.study import StudyError, genome_choices, open_study
+from tests.conftest import unwritable
 
 TINY = ["--epochs", "1", "--train-size", "150", "--val-size", "60", "--batch-size", "32", "--no-progress",
         "--dataset", "digits", "--space", "mobile"]
@@ -229,6 +230,27 @@ def test_cli_writes_into_the_study_folder(studies: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     for name in ("report.html", "trials.csv", "pareto.csv"):
         assert (studies / "three" / name).exists() and name in out
+
+
+def test_unwritable_study_folder_is_a_one_line_error_naming_it(studies: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "mobile_100M_digits"  # a copy: the module's studies stay writable
+    folder.mkdir()
+    shutil.copyfile(studies / folder.name / "study.db", folder / "study.db")
+    elsewhere = tmp_path / "unwritable"
+    with unwritable(folder), unwritable(elsewhere):
+        for args, where in (([], f"cannot write in {folder} ("),
+                            (["--out", str(elsewhere)], f"cannot write in {elsewhere} ("),
+                            (["--out", str(elsewhere / "new")], f"cannot create the folder {elsewhere / 'new'} (")):
+            assert main([str(folder), "--no-png", *args]) == 2
+            captured = capsys.readouterr()
+            assert captured.err.startswith(f"error: {where}") and captured.err.count("\n") == 1, captured.err
+            assert "write the report elsewhere with --out DIR, or make the folder writable" in captured.err
+            assert "Traceback" not in captured.err and not captured.out
+        assert sorted(p.name for p in folder.iterdir()) == ["study.db"], "nothing written"
+        # reading the study needs no write: the report goes where --out says
+        assert main([str(folder), "--no-png", "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "report.html").exists()
 
 
 def test_open_by_storage_and_name(studies: Path) -> None:

@@ -23,6 +23,7 @@ from nas import retrain
 from nas.data import load_dataset
 from nas.retrain import main, resolve_arch
 from nas.train import TrainConfig, evaluate, train
+from tests.conftest import unwritable
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "conv_s2_c8 ir_c8_x16 head_c32"
@@ -368,6 +369,23 @@ def test_default_cifar10_unavailable_fails_without_falling_back(tmp_path: Path, 
     err = capsys.readouterr().err
     for fragment in ("CIFAR-10", "does not fall back", "--data-root", "NAS_DATA", "--dataset digits"):
         assert fragment in err
+
+
+def test_unwritable_output_folder_exits_2_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "locked"
+    fix = "write elsewhere with --out DIR, or make the folder writable"
+    with unwritable(out):
+        # --out, then the default runs/<arch>_<dataset>/ of the current folder
+        for args, where in ((["--out", str(out)], f"cannot write in {out} ("),
+                            (["--out", str(out / "run")], f"cannot create the folder {out / 'run'} ("),
+                            ([], f"cannot create the folder {out / 'runs'} (")):
+            monkeypatch.chdir(out)
+            assert main([TINY, *FAST, *args]) == 2
+            captured = capsys.readouterr()
+            assert captured.err.startswith(f"error: {where}") and captured.err.rstrip("\n").endswith(fix), captured.err
+            assert captured.err.count("\n") == 1 and "Traceback" not in captured.err and "epoch" not in captured.out
+        assert not list(out.iterdir())
 
 
 def test_python_m_nas_train_is_the_cli(tmp_path: Path) -> None:
