@@ -5,7 +5,9 @@ uses, written out as plain ``torch.nn`` modules, and a ``build(num_classes, in_c
 that lists its layers one line per block. Its module docstring carries the provenance (genome, cost,
 accuracies, dataset, study and trial), and ``GENOME`` and ``METRICS`` carry it for programs. The
 search's trained weights, where it kept them (the Pareto set and the references), are copied next to
-the module as ``<name>.pt`` for ``build(pretrained=True)``.
+the module as ``<name>.pt`` for ``build(pretrained=True)``; when such a file is missing or cannot be
+loaded (truncated, damaged), or the output folder cannot be written, the export stops with a message
+naming the trial and the file (exit code 2) before anything is written.
 
     python -m nas.export studies/mobile_300M_cifar10 --trial 19     # studies/.../models/trial_19.py (+ .pt)
     python -m nas.export mobile_300M_cifar10 --pareto               # the package studies/.../models/
@@ -38,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from .cost import count, format_count, min_resolution
+from .files import describe, unwritable
 from .genome import (
     ACTIVATIONS,
     GATES,
@@ -844,16 +847,84 @@ def _refuse_existing(paths: list[Path], force: bool) -> None:
             raise ExportError(f"{path} is a folder, not a file: give --out another path")
 
 
-def _write_trial(study: Study, number: int, info: ExportInfo, path: Path) -> list[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+_WRITE_FIX = "write elsewhere with --out DIR, or make the folder writable"
+
+
+def _weights_problem(study: Study, number: int, row: pd.Series) -> str | None:
+    """Why trial ``number``'s trained weights cannot be exported, or None: the file of a trial whose
+    weights the search keeps (the Pareto set, the trained references) is missing, or a file that is
+    there cannot be loaded (truncated or damaged)."""
+    path = study.weights_path(number)
+    if not path.exists():
+        kept = bool(row["pareto"]) or (bool(row["reference"]) and not math.isnan(row["accuracy"]))
+        return f"{path} is missing" if kept else None
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict):
+            raise TypeError(f"it holds a {type(state).__name__}, not a state dict")
+    except Exception as exc:  # noqa: BLE001 - whatever torch.load raises, the file is not usable
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        return f"{path} cannot be loaded: it is damaged or truncated ({type(exc).__name__}: {reason})"
+    return None
+
+
+def _check_weights(study: Study, numbers: list[int], frame: pd.DataFrame) -> None:
+    """An :class:`ExportError` listing every trial whose weights cannot be exported, before anything is written."""
+    problems = {n: p for n in numbers if (p := _weights_problem(study, n, frame.loc[n]))}
+    if problems:
+        if len(problems) == 1:
+            ((number, problem),) = problems.items()
+            what = f"trial {number} cannot be exported, so nothing was written: {problem}"
+        else:
+            what = (f"{len(problems)} trials cannot be exported, so nothing was written: "
+                    + "; ".join(f"trial {n}: {p}" for n, p in problems.items()))
+        raise ExportError(f"the trained weights of {what}. Copy an intact file there from where the search "
+                          "trained the trial (a search on several machines keeps each trial's weights on the machine "
+                          "that trained it), or export the architecture alone with --genome GENOME --out FILE.py "
+                          "(the genomes are in the trials.csv that python -m nas.report writes)")
+
+
+def _check_writable(folder: Path) -> None:
+    problem = unwritable(folder)
+    if problem:
+        raise ExportError(f"{problem}: {_WRITE_FIX}")
+
+
+def _write_trial(study: Study, number: int, info: ExportInfo, path: Path, written: list[Path]) -> None:
+    """Write the module (and copy the weights) of trial ``number``, appending each file to ``written``
+    as soon as it exists."""
     source = module_source(study.genome(number), num_classes=study.num_classes, in_channels=study.in_channels,
                            meta=info)
     path.write_text(source, encoding="utf-8")
-    written = [path]
+    written.append(path)
     if info.weights:
         weights = path.with_name(info.weights)
-        shutil.copyfile(study.weights_path(number), weights)
+        origin = study.weights_path(number)
+        try:
+            shutil.copyfile(origin, weights)
+        except OSError as exc:
+            if exc.filename is not None and Path(exc.filename) == origin:
+                raise ExportError(f"cannot read trial {number}'s weights {origin} ({exc.strerror or exc}): make it "
+                                  "readable, or copy an intact file there") from None
+            raise
         written.append(weights)
+
+
+def _write(write: Any, existed: set[Path]) -> list[Path]:
+    """Run ``write(written)``; when it fails, remove the files it created (files it overwrote stay) and
+    say which path could not be written."""
+    written: list[Path] = []
+    try:
+        write(written)
+    except (OSError, ExportError) as exc:
+        for path in written:
+            if path not in existed:
+                path.unlink(missing_ok=True)
+        if isinstance(exc, ExportError):
+            raise
+        raise ExportError(f"{describe(exc)}: {_WRITE_FIX}") from None
     return written
 
 
@@ -873,7 +944,9 @@ def export_trial(study: Study, number: int, out: str | os.PathLike | None = None
 
     Raises:
         StudyError: no such trial, or one without an architecture.
-        ExportError: a file exists (without ``force``), or the name is not a Python identifier.
+        ExportError: a file exists (without ``force``), the name is not a Python identifier, the
+            trial's weights are missing (where the search keeps them) or cannot be loaded, or the
+            folder cannot be written; nothing is written then.
     """
     default = name if name is not None else _module_name(study.label(number))
     path, module = _target(out, study.folder / "models", default)
@@ -881,8 +954,13 @@ def export_trial(study: Study, number: int, out: str | os.PathLike | None = None
         raise ExportError(f"--name {name!r} and --out {str(out)!r} name the module differently: give one of them")
     _check_name(module)
     info = trial_info(study, number, name=module)
-    _refuse_existing([path] + ([path.with_name(info.weights)] if info.weights else []), force)
-    return _write_trial(study, number, info, path)[0]
+    frame = study.trials()
+    targets = [path] + ([path.with_name(info.weights)] if info.weights else [])
+    _refuse_existing(targets, force)
+    _check_weights(study, [number], frame)
+    _check_writable(path.parent)
+    existed = {p for p in targets if p.exists()}
+    return _write(lambda written: _write_trial(study, number, info, path, written), existed)[0]
 
 
 def export_pareto(study: Study, out: str | os.PathLike | None = None, *, force: bool = False) -> list[Path]:
@@ -899,7 +977,8 @@ def export_pareto(study: Study, out: str | os.PathLike | None = None, *, force: 
         The files written: modules and weights, then ``__init__.py``.
 
     Raises:
-        ExportError: an empty Pareto set, or a file exists (without ``force``).
+        ExportError: an empty Pareto set, a file exists (without ``force``), a member's weights are
+            missing or cannot be loaded, or the folder cannot be written; nothing is written then.
     """
     folder = study.folder / "models" if out is None else Path(out)
     if folder.suffix == ".py":
@@ -918,11 +997,17 @@ def export_pareto(study: Study, out: str | os.PathLike | None = None, *, force: 
     if folder.exists() and not folder.is_dir():
         raise ExportError(f"{folder} is a file, not a folder: give --out a folder for the package")
     _refuse_existing(targets, force)
-    written: list[Path] = []
-    for info in infos:
-        written += _write_trial(study, info.trial, info, folder / f"{info.name}.py")
-    (folder / "__init__.py").write_text(package_source(study, infos, package=folder.name), encoding="utf-8")
-    return written + [folder / "__init__.py"]
+    _check_weights(study, [info.trial for info in infos], frame)
+    _check_writable(folder)
+    existed = {p for p in targets if p.exists()}
+
+    def write(written: list[Path]) -> None:
+        for info in infos:
+            _write_trial(study, info.trial, info, folder / f"{info.name}.py", written)
+        (folder / "__init__.py").write_text(package_source(study, infos, package=folder.name), encoding="utf-8")
+        written.append(folder / "__init__.py")
+
+    return _write(write, existed)
 
 
 def export_genome(genome: Genome | str, out: str | os.PathLike, *, num_classes: int = 1000, in_channels: int = 3,
@@ -943,10 +1028,14 @@ def export_genome(genome: Genome | str, out: str | os.PathLike, *, num_classes: 
     except ValueError as exc:
         raise ExportError(str(exc)) from None
     info = ExportInfo(name=name, macs=cost.macs, params=cost.params, resolution=resolution)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(module_source(genome, num_classes=num_classes, in_channels=in_channels, meta=info),
-                    encoding="utf-8")
-    return path
+    _check_writable(path.parent)
+    source = module_source(genome, num_classes=num_classes, in_channels=in_channels, meta=info)
+
+    def write(written: list[Path]) -> None:
+        path.write_text(source, encoding="utf-8")
+        written.append(path)
+
+    return _write(write, {path} if path.exists() else set())[0]
 
 
 # ----------------------------------------------------------------------------------------------

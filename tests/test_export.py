@@ -24,7 +24,7 @@ import nas
 import nas.search
 from nas.export import ExportInfo, export_pareto, main, module_source, trial_info
 from nas.study import Study, open_study
-from tests.conftest import random_genome
+from tests.conftest import random_genome, unwritable
 
 NAME = "mobile_60M_digits"
 # tiny protocol (as tests/test_search.py): a few hundred 8×8 digits upsampled to 32×32, one epoch, one thread
@@ -471,6 +471,58 @@ def test_existing_outputs_need_force(study: Study, tmp_path: Path, capsys: pytes
     genome_out.write_text("# mine\n")
     code, _, err = run(["--genome", "conv_c16 head", "--out", str(genome_out)], capsys)
     assert code == 2 and f"{genome_out} exists" in err
+
+
+def copy_study(study: Study, to: Path) -> Path:
+    """A copy of the study folder (database and weights), to damage or lock without touching the module's."""
+    return Path(shutil.copytree(study.folder, to / NAME, ignore=shutil.ignore_patterns("models", "*.lock")))
+
+
+def test_unwritable_study_or_output_folder_exits_2_naming_it(study: Study, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    folder = copy_study(study, tmp_path)
+    number = str(int(study.pareto().number[0]))
+    out = tmp_path / "out"
+    fix = "write elsewhere with --out DIR, or make the folder writable"
+    before = sorted(folder.iterdir())
+    with unwritable(folder), unwritable(out):
+        for args, where in (([str(folder), "--pareto"], f"cannot create the folder {folder / 'models'} ("),
+                            ([str(folder), "--trial", number], f"cannot create the folder {folder / 'models'} ("),
+                            ([str(folder), "--trial", number, "--out", str(out)], f"cannot write in {out} ("),
+                            ([str(folder), "--pareto", "--out", str(out)], f"cannot write in {out} ("),
+                            (["--genome", "conv_c16 head", "--out", str(out / "net.py")], f"cannot write in {out} (")):
+            code, stdout, err = run(args, capsys)
+            assert code == 2, args
+            assert err.startswith(f"error: {where}") and err.rstrip("\n").endswith(fix), err
+            assert err.count("\n") == 1 and "Traceback" not in err and not stdout
+        assert sorted(folder.iterdir()) == before and not list(out.iterdir()), "nothing written"
+        # the study is read, not written: --out elsewhere works
+        code, stdout, _ = run([str(folder), "--pareto", "--out", str(tmp_path / "package")], capsys)
+        assert code == 0 and (tmp_path / "package" / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "not a state dict"])
+@pytest.mark.parametrize("what", ["--pareto", "--trial"])
+def test_missing_or_damaged_weights_exit_2_and_write_nothing(damage: str, what: str, study: Study, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    folder = copy_study(study, tmp_path)
+    number = int(study.pareto().number[0])
+    weights = folder / "weights" / study.weights_path(number).name
+    if damage == "missing":
+        weights.unlink()
+    elif damage == "truncated":  # an interrupted copy
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    else:
+        torch.save([1, 2, 3], weights)
+    out = tmp_path / "out"
+    args = [str(folder), "--pareto"] if what == "--pareto" else [str(folder), "--trial", str(number)]
+    code, stdout, err = run([*args, "--out", str(out)], capsys)
+    assert code == 2 and not stdout and "Traceback" not in err
+    problem = f"{weights} is missing" if damage == "missing" else f"{weights} cannot be loaded: it is damaged"
+    assert err.startswith(f"error: the trained weights of trial {number} cannot be exported, so nothing was "
+                          f"written: {problem}"), err
+    assert "--genome GENOME --out FILE.py" in err
+    assert not out.exists(), "nothing written"
 
 
 def test_command_line_error_has_no_traceback(tmp_path: Path) -> None:
