@@ -765,8 +765,8 @@ _KEY = re.compile(r"([a-z]+)(.*)")
 
 _WORDS = {"out": "channel count", "expanded": "expanded channel count", "width": "width", "groups": "group count",
           "squeeze": "squeeze channel count", "expand1": "expansion channel count",
-          "expand3": "expansion channel count", "channels": "squeeze-and-excitation channel count", "hidden": "hidden width",
-          "kernel": "kernel size", "pool": "pooled side", "repeat": "repeat"}
+          "expand3": "expansion channel count", "channels": "squeeze-and-excitation channel count",
+          "hidden": "hidden width", "kernel": "kernel size", "pool": "pooled side", "repeat": "repeat"}
 
 
 class _Parser:
