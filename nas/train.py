@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "evaluate", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "evaluate", "protocol_changes", "train"]
 
 SCHEDULES = ("onecycle", "cosine")
 
@@ -397,6 +397,14 @@ def train(model: nn.Module, train_x: Tensor, train_y: Tensor, val_x: Tensor, val
 _RESUMABLE_FIELDS = ("device", "threads", "channels_last", "amp")
 
 
+def protocol_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
+    """What differs between a protocol saved as :meth:`TrainConfig.to_dict` and ``config``, as
+    ``"name=old -> new"`` strings; where the training runs (device, threads, channels-last, mixed
+    precision) may differ. Training resumed or compared across such a change is not the same protocol."""
+    now = config.to_dict()
+    return [f"{k}={saved.get(k)!r} -> {now[k]!r}" for k in now if k not in _RESUMABLE_FIELDS and saved.get(k) != now[k]]
+
+
 def _state(epoch: int, step: int, steps: int, n: int, model: nn.Module, optimizer: torch.optim.Optimizer,
            scaler: Any, generator: torch.Generator, device: torch.device, config: TrainConfig,
            val_accuracy: list[float], train_loss: list[float], seconds: float) -> dict[str, Any]:
@@ -423,10 +431,7 @@ def _state(epoch: int, step: int, steps: int, n: int, model: nn.Module, optimize
 def _check_resume(state: dict[str, Any], config: TrainConfig, *, n: int, steps: int) -> None:
     if not isinstance(state, dict) or "epoch" not in state or "model" not in state:
         raise TypeError(f"resume must be a state given to the checkpoint callback of train, got {type(state).__name__}")
-    saved = state.get("protocol", {})
-    now = config.to_dict()
-    changed = [f"{k}={saved.get(k)!r} -> {now[k]!r}" for k in now
-               if k not in _RESUMABLE_FIELDS and saved.get(k) != now[k]]
+    changed = protocol_changes(state.get("protocol", {}), config)
     if changed:
         raise ValueError(f"resume: the state was saved under another protocol ({', '.join(changed)}); "
                          "resume with the same protocol, or start over")
