@@ -195,7 +195,7 @@ def _from_study(text: str, trial: int, studies_dir: str | os.PathLike) -> Arch:
                            f"({pareto}), or pass its genome string to train it anyway: '{genome}'")
     protocol = study.attrs.get("protocol", {})
     info = {"study": study.name, "storage": study.storage, "trial": trial, "reference": t.user_attrs.get("reference"),
-            "search_val_accuracy": t.values[0] if t.values else None,
+            "search_val_accuracy": t.values[study.objectives.index("accuracy")] if t.values else None,
             "search_test_accuracy": study.test_accuracy.get(trial), "search_protocol": protocol}
     return Arch(form="study", value=str(Path(study.folder).resolve()), label=f"{study.name}_{label}", genome=genome,
                 info=info, dataset=study.dataset or None, resolution=protocol.get("resolution"))

@@ -5,18 +5,33 @@ candidates cost no training and are recorded as infeasible), trains the rest und
 protocol, and keeps a Pareto front of validation accuracy against cost. The space's hand-designed
 references are trained under the same protocol and recorded as trials marked as references, so they
 stand on the same front. The study lives in an Optuna storage (SQLite in ``studies/<name>/`` by
-default): rerunning the same command resumes it.
+default, PostgreSQL for several machines): rerunning the same command resumes it.
+
+The search loop is a worker (:func:`run`; ``--workers N`` starts N of them on one machine, and the
+same command on other machines with one ``--storage`` adds more). Workers share the study only
+through the storage, and every decision that must be taken once is taken under the study's lock
+(:mod:`nas.storage`): enqueueing the references, claiming the next trial so that ``--trials`` is
+reached exactly, failing and retrying the trial of a worker that died. The sampler is seeded from
+``--seed`` and the trial's number, so a single worker is reproducible and a resumed run or another
+worker draws other candidates; a network already trained under the study's protocol is not trained
+again (the trial is recorded as a repeat of the first one, with its result).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import multiprocessing
+import multiprocessing.connection
+import os
 import platform
 import re
+import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,11 +40,26 @@ import optuna
 import torch
 
 from .cost import Cost, count, format_count, min_resolution
+from .files import unwritable
 from .genome import Genome
 from .space import Space, get_space, list_spaces
+from .storage import (
+    Heartbeat,
+    StorageError,
+    StudyLock,
+    Worker,
+    display_url,
+    fail_dead_trials,
+    open_storage,
+    quiet_optuna_warnings,
+    resolve_url,
+    retry,
+    worker_alive,
+)
 
 __all__ = [
     "SearchConfig",
+    "budget_text",
     "default_study_name",
     "hypervolume",
     "main",
@@ -37,6 +67,7 @@ __all__ = [
     "pareto_front",
     "parse_budget",
     "run",
+    "trial_outcomes",
 ]
 
 OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize",
@@ -44,6 +75,12 @@ OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", 
 SAMPLERS = ("tpe", "nsga2", "nsga3", "gp", "random")
 BUDGET_METRICS = ("macs", "params", "flops")
 _SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
+MAX_RESOLUTION = 1024  # the proxy trains small images; larger ones cannot fit a batch of activations in memory
+MAX_REPEATS_IN_A_ROW = 25  # samples of already-trained networks in a row before a worker says the space is exhausted
+_POLL = 2.0  # seconds between looks at the study while waiting for other workers
+_STATES = optuna.trial.TrialState
+# exit codes of a worker process (``--workers``): what its loop ended with
+_EXIT = {"done": 0, "timeout": 0, "exhausted": 0, "interrupted": 130}
 
 
 class SearchError(ValueError):
@@ -55,15 +92,24 @@ class SearchError(ValueError):
 
 
 def parse_budget(text: str) -> int:
-    """``"300M"`` -> 300_000_000. Suffixes K, M, G (powers of 1000); a plain number is taken as is."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMG]?)\s*", str(text), flags=re.IGNORECASE)
+    """``"300M"`` -> 300_000_000. Suffixes K, M, G (powers of 1000, either case); a plain number is taken as is."""
+    match = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+)\s*([KMG]?)\s*", str(text), flags=re.IGNORECASE)
     if not match:
         raise SearchError(f"budget {text!r} is not a number with an optional K, M or G suffix "
                           "(for example 300M for 300 million MACs, 5M with --budget-metric params)")
     value = float(match.group(1)) * _SUFFIXES[match.group(2).upper()]
-    if value <= 0:
-        raise SearchError(f"budget {text!r} must be positive")
+    if value < 1:
+        raise SearchError(f"budget {text!r} must be positive, for example 300M")
     return int(value)
+
+
+def budget_text(value: int) -> str:
+    """A budget as study names spell it, whatever the user typed: ``300M`` (for 300m, 0.3G or
+    300000000), ``1.5G``, ``250K``."""
+    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if value >= size and value * 1000 % size == 0:
+            return f"{value / size:g}{unit}"
+    return str(value)
 
 
 def default_study_name(space: str, budget: str, dataset: str) -> str:
@@ -78,11 +124,10 @@ class SearchConfig:
 
     space: str
     budget: int                                   # in units of budget_metric
-    budget_text: str = ""                         # as the user wrote it, for the study name
     budget_metric: str = "macs"                   # macs | params | flops, at the space's target resolution
     objectives: tuple[str, ...] = ("accuracy", "macs")
     trials: int = 30                              # search trials (references not counted) the study should reach
-    timeout: float | None = 13 * 60               # seconds for this run's search, then the final evaluation
+    timeout: float | None = 13 * 60               # seconds of search in this run (references not counted); None: no limit
     sampler: str = "tpe"
     seed: int = 0
     storage: str | None = None                    # Optuna storage URL; None: SQLite in studies/<study>/
@@ -95,8 +140,10 @@ class SearchConfig:
     val_size: int | None = None                   # None: min(1000, a fifth of the training split)
     batch_size: int = 64
     resolution: int = 32
-    device: str = "cpu"
-    threads: int | None = None
+    device: str = "cpu"                           # cpu | cuda | cuda:N | auto
+    threads: int | None = None                    # torch threads per worker; None: the cores divided among workers
+    workers: int = 1                              # processes on this machine sharing the study
+    heartbeat: int = 30                           # seconds between heartbeats; another host's trial is dead after 4
     studies_dir: str = "studies"
     progress: bool = True
     train_options: dict[str, Any] = field(default_factory=dict)  # other TrainConfig fields
@@ -123,20 +170,32 @@ def _check_config(config: SearchConfig) -> Space:
         raise SearchError(f"--sampler {config.sampler!r} is not one of {', '.join(SAMPLERS)}")
     if config.references not in ("all", "feasible", "none"):
         raise SearchError(f"--references {config.references!r} is not one of all, feasible, none")
-    for name in ("trials", "epochs", "batch_size", "resolution"):
+    for name in ("trials", "epochs", "batch_size", "resolution", "workers", "heartbeat"):
         value = getattr(config, name)
         if not isinstance(value, int) or value < 1:
             raise SearchError(f"--{name.replace('_', '-')} {value!r} must be a positive whole number")
-    for name in ("train_size", "val_size"):
+    for name in ("train_size", "val_size", "threads"):
         value = getattr(config, name)
         if value is not None and (not isinstance(value, int) or value < 1):
             raise SearchError(f"--{name.replace('_', '-')} {value!r} must be a positive whole number")
-    if config.timeout is not None and config.timeout <= 0:
-        raise SearchError(f"--timeout {config.timeout!r} must be positive (seconds)")
-    if config.device not in ("cpu", "cuda", "auto"):
-        raise SearchError(f"--device {config.device!r} is not one of cpu, cuda, auto")
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise SearchError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if config.resolution < 8:
+        raise SearchError(f"--resolution {config.resolution} is too small to train a CNN; use 32 or more")
+    if config.resolution > MAX_RESOLUTION:
+        raise SearchError(f"--resolution {config.resolution} is larger than {MAX_RESOLUTION}: the proxy trains "
+                          "candidates on small images (32 by default; 224 for ImageNet-like data); a batch of "
+                          f"{config.resolution}×{config.resolution} activations would not fit in memory")
+    if config.timeout is not None and (math.isnan(config.timeout) or config.timeout < 0):
+        raise SearchError(f"--timeout {config.timeout!r} must be 0 (no limit) or a positive number of seconds")
+    device = config.device
+    if device not in ("cpu", "cuda", "auto") and not re.fullmatch(r"cuda:\d+", device):
+        raise SearchError(f"--device {device!r} is not one of cpu, cuda, cuda:N (the N-th GPU), auto")
+    if device.startswith("cuda"):
+        available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not available:
+            raise SearchError(f"--device {device}: no CUDA device is available here; use --device cpu or auto")
+        if ":" in device and int(device.split(":")[1]) >= available:
+            raise SearchError(f"--device {device}: this machine has {available} CUDA device(s), cuda:0 to "
+                              f"cuda:{available - 1}")
     return space
 
 
@@ -222,6 +281,68 @@ def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -
     return volume
 
 
+def normalised_hypervolume(values: Sequence[Sequence[float]], objectives: Sequence[str], *, budget_metric: str,
+                           budget: float, seen: Sequence[Sequence[float]] = ()) -> float:
+    """Hypervolume of objective vectors ``values`` (as Optuna stores them: accuracy first, then costs)
+    with accuracy in [0, 1] and each cost normalised by the budget when the budget counts it, else by
+    the largest value in ``seen``; reference point: accuracy 0, every cost 1."""
+    if not values:
+        return 0.0
+    scales = []
+    for i, o in enumerate(objectives):
+        if o == "accuracy":
+            scales.append(1.0)
+        elif o == budget_metric:
+            scales.append(float(budget))
+        else:
+            scales.append(max([v[i] for v in seen] + [v[i] for v in values]) or 1.0)
+    points = [[(-x if o == "accuracy" else x) / s for x, o, s in zip(v, objectives, scales)] for v in values]
+    reference = [0.0 if o == "accuracy" else 1.0 for o in objectives]
+    return hypervolume(points, reference)
+
+
+# ----------------------------------------------------------------------------------------------
+# what became of each trial
+
+
+def trial_outcomes(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, str]:
+    """What became of each trial, by number: ``trained``, ``over budget`` (priced, not trained),
+    ``repeat`` (a network trained before: its result is reused), ``failed``, ``retried`` (stopped
+    before finishing: Ctrl-C, or its worker died; a later trial runs it again), ``running`` or
+    ``waiting``. Every count in the search, the progress and the summary is made from these."""
+    retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+    outcomes = {}
+    for t in trials:
+        if t.state == _STATES.RUNNING:
+            outcome = "running"
+        elif t.state == _STATES.WAITING:
+            outcome = "waiting"
+        elif "repeat_of" in t.user_attrs:
+            outcome = "repeat"
+        elif t.state == _STATES.COMPLETE:
+            outcome = "trained" if str(t.user_attrs.get("status", "")).startswith("trained") else "over budget"
+        else:
+            outcome = "retried" if t.number in retried else "failed"
+        outcomes[t.number] = outcome
+    return outcomes
+
+
+# the candidates that --trials counts: one per distinct network tried (repeats and retried ones are not)
+_COUNTED = ("trained", "over budget", "failed", "running", "waiting")
+
+
+def _counted_candidates(trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str]) -> int:
+    return sum(1 for t in trials if not t.user_attrs.get("reference") and outcomes[t.number] in _COUNTED)
+
+
+def _value(t: optuna.trial.FrozenTrial, objectives: Sequence[str], name: str) -> float:
+    return t.values[list(objectives).index(name)]
+
+
+def _cost_objective(objectives: Sequence[str]) -> str:
+    return next(o for o in objectives if o != "accuracy")
+
+
 # ----------------------------------------------------------------------------------------------
 # the run
 
@@ -237,6 +358,10 @@ class SearchResult:
     files: list[str]
     interrupted: bool = False
     test_accuracy: dict[int, float] = field(default_factory=dict)
+    outcome: str = "done"                        # done | timeout | exhausted | interrupted | stopped
+    counts: dict[str, int] = field(default_factory=dict)  # candidates by outcome, and "references"
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (trial, reason) of failed candidates
+    explicit_storage: bool = False               # --storage was given (the study is not a folder's study.db)
 
 
 def _versions() -> dict[str, str]:
@@ -266,44 +391,133 @@ def _load_data(config: SearchConfig) -> Any:
         raise SearchError(f"--dataset {spec}: {exc}") from None
 
 
+def _trial_seed(seed: int, number: int) -> int:
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
+class _SeededPerTrial(optuna.samplers.BaseSampler):
+    """The chosen sampler, made anew for every trial with a seed drawn from ``--seed`` and the trial's
+    number: one worker repeats its samples exactly, while a resumed run, or another worker, whose trials
+    have other numbers, draws other candidates (a sampler seeded once per process would draw the
+    start-up candidates of every process alike)."""
+
+    def __init__(self, make: Callable[[int], optuna.samplers.BaseSampler], seed: int) -> None:
+        self._make, self._seed = make, seed
+        self._sampler = make(seed)
+
+    def __str__(self) -> str:
+        return str(self._sampler)
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self._sampler = self._make(_trial_seed(self._seed, trial.number))
+        self._sampler.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+        return self._sampler.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial,
+                        search_space: dict[str, Any]) -> dict[str, Any]:
+        return self._sampler.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, param_name: str,
+                           param_distribution: Any) -> Any:
+        return self._sampler.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, state: optuna.trial.TrialState,
+                    values: Sequence[float] | None) -> None:
+        self._sampler.after_trial(study, trial, state, values)
+
+
 def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
-    seed = config.seed
-    if config.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, n_startup_trials=10)
-    if config.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
-    if config.sampler == "nsga3":
-        return optuna.samplers.NSGAIIISampler(seed=seed, population_size=20)
-    if config.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    return optuna.samplers.RandomSampler(seed=seed)
+    def make(seed: int) -> optuna.samplers.BaseSampler:
+        if config.sampler == "tpe":
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, n_startup_trials=10)
+        if config.sampler == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=20)
+        if config.sampler == "nsga3":
+            return optuna.samplers.NSGAIIISampler(seed=seed, population_size=20)
+        if config.sampler == "gp":
+            return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    with quiet_optuna_warnings():
+        return _SeededPerTrial(make, config.seed)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class _Interrupted(Exception):
     pass
 
 
-def run(config: SearchConfig) -> SearchResult:
-    """Run (or resume) a search; see the module docstring. Raises :class:`SearchError` for bad options
-    before any work."""
-    from .builder import build
+class _TrialError(Exception):
+    """A candidate that cannot be trained: the trial fails with this reason, the search goes on."""
+
+    def __init__(self, reason: str, outcome: str = "failed") -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+
+
+def _protocol_defaults(config: SearchConfig) -> dict[str, Any]:
+    return {"epochs": config.epochs, "batch_size": config.batch_size, "resolution": config.resolution,
+            "device": config.device, "threads": config.threads, "seed": config.seed}
+
+
+def _writable(folder: Path, what: str) -> None:
+    """Make ``folder`` or say, as a :class:`SearchError`, why ``what`` cannot be written in it."""
+    problem = unwritable(folder)
+    if problem:
+        raise SearchError(f"{problem}: {what} cannot be written. Make the folder writable, or write elsewhere "
+                          "with --studies-dir DIR (the study alone: --storage URL)")
+
+
+@dataclass
+class _Search:
+    """One worker's view of a search: the options, the data, the protocol and the study."""
+
+    config: SearchConfig
+    space: Space
+    data: Any
+    train: tuple[Any, Any]
+    val: tuple[Any, Any]
+    train_config: Any
+    mean: Sequence[float]
+    std: Sequence[float]
+    study: optuna.Study
+    storage_url: str
+    lock: StudyLock
+    weights_dir: Path
+    worker: Worker
+    versions: dict[str, str]
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        return self.config.objectives
+
+    def trials(self) -> list[optuna.trial.FrozenTrial]:
+        return self.study.get_trials(deepcopy=False)
+
+
+def _prepare(config: SearchConfig) -> _Search:
+    """Check the options, load the data, open (or create) the study and enqueue what must run once.
+    Raises :class:`SearchError` for bad options before any work."""
     from .data import split
-    from .train import TrainConfig, TrainingDiverged, evaluate, train
+    from .train import TrainConfig, protocol_changes
 
     space = _check_config(config)
     data = _load_data(config)
     in_channels, num_classes = data.in_channels, data.num_classes
     res = space.target_resolution
     budget_metric = config.budget_metric
-
     smallest, cheapest = smallest_cost(space, budget_metric, in_channels=in_channels, num_classes=num_classes)
     if config.budget < smallest:
-        raise SearchError(f"--budget {config.budget_text or config.budget} is below the cheapest network of the "
+        raise SearchError(f"--budget {budget_text(config.budget)} is below the cheapest network of the "
                           f"{space.name!r} space: {smallest:,} {budget_metric} at {res}×{res} "
                           f"({cheapest}). Raise the budget to at least {smallest:,}.")
-    if config.resolution < 8:
-        raise SearchError(f"--resolution {config.resolution} is too small to train a CNN; use 32 or more")
-
     dataset_name = data.name
     available = len(data.x_train)
     val_size = config.val_size if config.val_size is not None else min(1000, available // 5)
@@ -315,192 +529,91 @@ def run(config: SearchConfig) -> SearchResult:
         train_config = TrainConfig(**{**_protocol_defaults(config), "flip": data.flip, **config.train_options})
     except (TypeError, ValueError) as exc:
         raise SearchError(str(exc)) from None
-    study_name = config.study_name or default_study_name(space.name, config.budget_text or str(config.budget),
+    study_name = config.study_name or default_study_name(space.name, budget_text(config.budget),
                                                          dataset_name.split(":")[0])
     study_dir = Path(config.studies_dir) / study_name
-    storage = config.storage
-    if storage is None:
-        study_dir.mkdir(parents=True, exist_ok=True)
-        storage = f"sqlite:///{study_dir / 'study.db'}"
-    directions = [OBJECTIVES[o] for o in config.objectives]
+    if config.storage is None:
+        _writable(study_dir, "the study")
+        url = f"sqlite:///{study_dir / 'study.db'}"
+    else:
+        try:
+            url = resolve_url(config.storage)
+        except StorageError as exc:
+            raise SearchError(str(exc)) from None
+    weights_dir = study_dir / "weights"
+    _writable(weights_dir, "the trained weights")
     try:
-        study = optuna.create_study(study_name=study_name, storage=storage, directions=directions,
-                                    sampler=_sampler(config), load_if_exists=True)
-    except Exception as exc:  # noqa: BLE001 - any storage problem is the user's option to fix
-        raise SearchError(f"--storage {storage!r}: {exc}") from None
-    if list(study.directions) != [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else
-                                  optuna.study.StudyDirection.MINIMIZE for d in directions]:
-        raise SearchError(f"study {study_name!r} exists with other objectives; use the same --objectives or a "
-                          "new --study-name")
+        storage = open_storage(url, heartbeat=config.heartbeat)
+    except StorageError as exc:
+        raise SearchError(str(exc)) from None
+    directions = [OBJECTIVES[o] for o in config.objectives]
+    lock = StudyLock(url, study_name)
+    protocol = train_config.to_dict() | {"train_size": len(x_train), "val_size": len(x_val)}
     settings = {"space": space.name, "budget": config.budget, "budget_metric": budget_metric,
                 "objectives": list(config.objectives), "dataset": dataset_name,
                 "target_resolution": res, "num_classes": num_classes, "in_channels": in_channels}
-    for key, value in settings.items():
-        old = study.user_attrs.get(key)
-        if old is not None and old != value:
-            raise SearchError(f"study {study_name!r} was started with {key}={old!r}, not {value!r}: rerun with "
-                              "the same options to resume it, or give a new --study-name")
-        study.set_user_attr(key, value)
-
-    study.set_user_attr("protocol", train_config.to_dict() | {"train_size": len(x_train), "val_size": len(x_val)})
     mean, std = data.mean_std()
-    # what a user of the trained weights must normalise inputs with: (x / 255 - mean) / std per channel
-    study.set_user_attr("normalisation", {"mean": list(mean), "std": list(std)})
-    weights_dir = study_dir / "weights"
-    weights_dir.mkdir(parents=True, exist_ok=True)
-
-    _enqueue_references(study, space, config, in_channels, num_classes)
-    _enqueue_interrupted(study)
-
-    versions = _versions()
-
-    def objective(trial: optuna.trial.Trial) -> list[float]:
-        genome = space.sample(trial)
-        reference = trial.user_attrs.get("reference")
-        cost = count(genome, resolution=res, in_channels=in_channels, num_classes=num_classes)
-        spent = _metric(cost, budget_metric)
-        trial.set_user_attr("genome", str(genome))
-        trial.set_user_attr("cost", {"macs": cost.macs, "flops": cost.flops, "params": cost.params,
-                                     "activations": cost.activations, "receptive_field": cost.receptive_field,
-                                     "resolution": res})
-        trial.set_user_attr("budget", {"metric": budget_metric, "limit": config.budget, "value": spent})
-        trial.set_constraint("budget", float(spent - config.budget))
-        # optuna-dashboard (0.21) still reads the pre-5.0 list under "constraints": without it, it would
-        # draw over-budget trials on the Pareto front
-        trial.storage.set_trial_system_attr(trial._trial_id, "constraints", [float(spent - config.budget)])
-        trial.set_user_attr("dataset", dataset_name)
-        trial.set_user_attr("versions", versions)
-        objective_values = {"macs": float(cost.macs), "params": float(cost.params),
-                            "memory": float(cost.activation_bytes)}
-        if "latency" in config.objectives:
-            objective_values["latency"] = measure_latency(genome, resolution=res, in_channels=in_channels,
-                                                          num_classes=num_classes)
-            trial.set_user_attr("latency_ms", objective_values["latency"])
-        if spent > config.budget and reference is None:
-            trial.set_user_attr("status", f"over budget ({spent:,} > {config.budget:,} {budget_metric}): not trained")
-            return [0.0 if o == "accuracy" else objective_values[o] for o in config.objectives]
-        smallest_input = min_resolution(genome, in_channels=in_channels)
-        if smallest_input > config.resolution:
-            raise _TrialError(f"the network needs inputs of at least {smallest_input}×{smallest_input}, "
-                              f"the protocol trains at {config.resolution}×{config.resolution}")
-        torch.manual_seed(config.seed + trial.number)
-        model = build(genome, num_classes=num_classes, in_channels=in_channels)
-        curve: list[float] = []
-
-        def on_epoch(epoch: int, accuracy: float) -> None:
-            curve.append(accuracy)
-            trial.set_user_attr("val_curve", curve)
-
-        trial_config = replace(train_config, seed=config.seed + trial.number)
-        trial.set_user_attr("protocol", trial_config.to_dict())
-        try:
-            result = train(model, x_train, y_train, x_val, y_val, trial_config, mean=mean, std=std, on_epoch=on_epoch)
-        except TrainingDiverged as exc:
-            raise _TrialError(f"training diverged: {exc}") from None
-        except RuntimeError as exc:
-            if "out of memory" in str(exc).lower():
-                raise _TrialError(f"out of memory: {exc}") from None
-            raise
-        trial.set_user_attr("train_seconds", result.seconds)
-        trial.set_user_attr("images_per_second", result.images_per_second)
-        trial.set_user_attr("device", result.device)
-        trial.set_user_attr("status", "trained" + ("" if spent <= config.budget else " (reference, over budget)"))
-        torch.save(model.state_dict(), weights_dir / f"trial_{trial.number}.pt")
-        objective_values["accuracy"] = float(result.val_accuracy[-1])
-        return [objective_values[o] for o in config.objectives]
-
-    interrupted = False
-    start = time.monotonic()
-    progress = _Progress(config.trials, _done_candidates(study), enabled=config.progress)
     try:
-        while _done_candidates(study) < config.trials or _waiting_references(study):
-            if config.timeout is not None and time.monotonic() - start > config.timeout and \
-                    not _waiting_references(study):
-                print(f"timeout of {config.timeout:.0f} s reached; rerun the same command to go on", file=sys.stderr)
-                break
-            trial = study.ask()
-            try:
-                values = objective(trial)
-            except KeyboardInterrupt:
-                trial.set_user_attr("fail_reason", "interrupted (Ctrl-C); it will be run again on resume")
-                trial.set_user_attr("interrupted", True)
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                raise _Interrupted from None
-            except _TrialError as exc:
-                trial.set_user_attr("fail_reason", str(exc))
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            except Exception as exc:  # noqa: BLE001 - a failing candidate must not stop the search
-                trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
-                trial.set_user_attr("traceback", traceback.format_exc(limit=8))
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            else:
-                study.tell(trial, values)
-            _prune_weights(study, weights_dir, config.objectives)
-            progress.update(study, trial.number)
-    except _Interrupted:
-        interrupted = True
-        print("\ninterrupted: the study is saved; rerun the same command to resume where it stopped",
-              file=sys.stderr)
-    finally:
-        progress.close()
-
-    # the test split, only now and only for the Pareto set and the references
-    front = _front_trials(study, config.objectives)
-    references = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("reference")
-                  and t.state == optuna.trial.TrialState.COMPLETE]
-    if not interrupted:
-        # finished trials cannot be updated: test accuracies live in the study, keyed by trial number
-        tested = held_out_accuracies(study)
-        test_config = replace(train_config, seed=config.seed)
-        for t in {t.number: t for t in front + references}.values():
-            path = weights_dir / f"trial_{t.number}.pt"
-            if t.number in tested or not path.exists():
-                continue
-            model = build(Genome.parse(t.user_attrs["genome"]), num_classes=num_classes, in_channels=in_channels)
-            model.load_state_dict(torch.load(path, map_location="cpu"))
-            tested[t.number] = evaluate(model, data.x_test, data.y_test, test_config, mean=mean, std=std)
-        study.set_user_attr("test_accuracy", {str(n): a for n, a in sorted(tested.items())})
-    hv = _hypervolume(front, config, study)
-    files = [storage, str(weights_dir)]
-    return SearchResult(study_name=study_name, storage=storage, dataset=dataset_name, pareto=front,
-                        references=references, hypervolume=hv, files=files, interrupted=interrupted,
-                        test_accuracy=held_out_accuracies(study))
+        with lock:
+            study = optuna.create_study(study_name=study_name, storage=storage, directions=directions,
+                                        sampler=_sampler(config), load_if_exists=True)
+            if list(study.directions) != [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else
+                                          optuna.study.StudyDirection.MINIMIZE for d in directions]:
+                raise SearchError(f"study {study_name!r} exists with other objectives; use the same --objectives "
+                                  "or a new --study-name")
+            attrs = study.user_attrs
+            for key, value in settings.items():
+                if attrs.get(key) is not None and attrs[key] != value:
+                    raise SearchError(f"study {study_name!r} was started with {key}={attrs[key]!r}, not {value!r}: "
+                                      "rerun with the same options to resume it, or give a new --study-name")
+            if "protocol" in attrs:
+                saved = attrs["protocol"]
+                changes = protocol_changes(saved, train_config) + [
+                    f"{k}={saved[k]!r} -> {protocol[k]!r}" for k in ("train_size", "val_size")
+                    if k in saved and saved[k] != protocol[k]]
+                if changes:
+                    raise SearchError(f"study {study_name!r} was trained under another protocol ({', '.join(changes)}): "
+                                      "its networks would not be comparable. Rerun with the options it was started "
+                                      "with (--epochs, --train-size, --val-size, --batch-size, --resolution, --seed), "
+                                      "or give a new --study-name")
+            for key, value in {**settings, "protocol": protocol,
+                               # what a user of the trained weights must normalise inputs with: (x / 255 - mean) / std
+                               "normalisation": {"mean": list(mean), "std": list(std)}}.items():
+                if key not in attrs:
+                    study.set_user_attr(key, value)
+            _enqueue_references(study, space, config, in_channels, num_classes)
+            _retry_interrupted(study)
+    except (StorageError, optuna.exceptions.StorageInternalError) as exc:
+        raise SearchError(f"study {study_name!r} in {display_url(url)!r}: {exc}") from None
+    worker = Worker.current()
+    threads = config.threads if config.threads is not None else _shared_threads(study, worker, config)
+    train_config = replace(train_config, threads=threads)
+    return _Search(config=config, space=space, data=data, train=(x_train, y_train), val=(x_val, y_val),
+                   train_config=train_config, mean=mean, std=std, study=study, storage_url=url, lock=lock,
+                   weights_dir=weights_dir, worker=worker, versions=_versions())
 
 
-def held_out_accuracies(study: optuna.Study) -> dict[int, float]:
-    """Test-split accuracy of the trials that have one (the Pareto set and the references), by number."""
-    return {int(n): float(a) for n, a in study.user_attrs.get("test_accuracy", {}).items()}
-
-
-class _TrialError(Exception):
-    """A candidate that cannot be trained: the trial fails with this reason, the search goes on."""
-
-
-def _protocol_defaults(config: SearchConfig) -> dict[str, Any]:
-    return {"epochs": config.epochs, "batch_size": config.batch_size, "resolution": config.resolution,
-            "device": config.device, "threads": config.threads, "seed": config.seed}
-
-
-def _is_candidate(t: optuna.trial.FrozenTrial) -> bool:
-    return not t.user_attrs.get("reference") and not t.user_attrs.get("interrupted")
-
-
-def _done_candidates(study: optuna.Study) -> int:
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    return sum(1 for t in study.get_trials(deepcopy=False, states=done) if _is_candidate(t))
-
-
-def _waiting_references(study: optuna.Study) -> bool:
-    return any(t.user_attrs.get("reference") for t in study.get_trials(
-        deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+def _shared_threads(study: optuna.Study, me: Worker, config: SearchConfig) -> int | None:
+    """torch's default, unless other workers of this study already run on this machine: then the cores
+    divided among them all (torch processes that each take every core slow each other down many times
+    over), with a word on how to choose."""
+    others = [w for key, value in study.user_attrs.items() if key.startswith("worker:")
+              if (w := Worker.from_attr(value)) is not None and w != me and w.local() and w.alive()]
+    if not others:
+        return None
+    threads = max(1, _cores() // (len(others) + 1))
+    print(f"note: {len(others)} other worker(s) of this study run on this machine: this one uses {threads} torch "
+          f"thread(s) of {_cores()} cores (the others keep theirs). One command with --workers N divides the cores "
+          "evenly; --threads sets them by hand.", file=sys.stderr)
+    return threads
 
 
 def _enqueue_references(study: optuna.Study, space: Space, config: SearchConfig, in_channels: int,
                         num_classes: int) -> None:
+    """Each reference once: call under the study's lock (a failed one is retried only if it was stopped)."""
     if config.references == "none":
         return
-    present = {t.user_attrs.get("reference") for t in study.get_trials(deepcopy=False)
-               if t.state != optuna.trial.TrialState.FAIL or t.user_attrs.get("interrupted")}
+    present = {t.user_attrs.get("reference") for t in study.get_trials(deepcopy=False)}
     for name, genome in space.references.items():
         if name in present:
             continue
@@ -511,12 +624,250 @@ def _enqueue_references(study: optuna.Study, space: Space, config: SearchConfig,
         study.enqueue_trial(space.to_params(genome), user_attrs={"reference": name}, skip_if_exists=False)
 
 
-def _enqueue_interrupted(study: optuna.Study) -> None:
+def _retry_interrupted(study: optuna.Study) -> None:
+    """Enqueue again the stopped trials (Ctrl-C, a dead worker) that have no retry yet: the worker that
+    stopped enqueues its own retry, this catches the ones whose worker died before it could. Call under
+    the study's lock."""
     trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get("retry_of") for t in trials}
+    outcomes = trial_outcomes(trials)
     for t in trials:
-        if t.user_attrs.get("interrupted") and t.number not in retried and not t.user_attrs.get("reference"):
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+        if t.user_attrs.get("interrupted") and outcomes[t.number] == "failed":
+            retry(study, t, t.user_attrs.get("fail_reason", "interrupted"), count_death=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# one worker's loop
+
+
+def _next_step(s: _Search, trials: list[optuna.trial.FrozenTrial], timed_out: bool) -> str:
+    """What this worker does next: ``ask`` (a waiting trial, or a new candidate while ``--trials`` is not
+    reached), ``wait`` (other workers' trials are running: they may fail and need a retry, and the
+    front is not final), ``done`` or ``timeout``. Decided under the study's lock."""
+    if timed_out:
+        return "timeout"
+    outcomes = trial_outcomes(trials)
+    if "waiting" in outcomes.values() or _counted_candidates(trials, outcomes) < s.config.trials:
+        return "ask"
+    return "wait" if "running" in outcomes.values() else "done"
+
+
+def _work(s: _Search, progress: _Progress | None = None) -> str:
+    """Run trials until the study has ``--trials`` candidates and nothing runs or waits; returns how
+    the loop ended: ``done``, ``timeout``, ``exhausted`` (only repeats were sampled) or ``interrupted``."""
+    config = s.config
+    started: float | None = None  # the timeout counts from this worker's first candidate, references aside
+    repeats = 0
+    info = {"threads": s.train_config.threads, "device": s.train_config.device}
+    try:
+        with quiet_optuna_warnings(), Heartbeat(s.study, s.worker, config.heartbeat, info) as heartbeat:
+            while True:
+                timed_out = bool(config.timeout) and started is not None and time.monotonic() - started > config.timeout
+                with s.lock:
+                    fail_dead_trials(s.study, heartbeat=config.heartbeat)
+                    step = _next_step(s, s.trials(), timed_out)
+                    if step == "ask":
+                        trial = s.study.ask()
+                        trial.set_user_attr("worker", s.worker.attr())
+                        heartbeat.running(trial._trial_id)
+                if step in ("done", "timeout"):
+                    if step == "timeout":
+                        print(f"timeout of {config.timeout:.0f} s reached; rerun the same command to go on",
+                              file=sys.stderr)
+                    return step
+                if step == "wait":
+                    time.sleep(_POLL)
+                    continue
+                if started is None and not trial.user_attrs.get("reference"):
+                    started = time.monotonic()
+                try:
+                    outcome = _run_trial(s, trial)
+                finally:
+                    heartbeat.running(None)
+                _prune_weights(s)
+                if progress is not None:
+                    progress.update(s.trials(), trial.number)
+                repeats = repeats + 1 if outcome == "repeat" else 0
+                if repeats >= MAX_REPEATS_IN_A_ROW:
+                    print(f"the sampler proposed {repeats} networks in a row that were trained already: the space "
+                          "looks exhausted at this budget; stopping (raise --budget, or use another --sampler)",
+                          file=sys.stderr)
+                    return "exhausted"
+    except (_Interrupted, KeyboardInterrupt):
+        print("\ninterrupted: the study is saved; rerun the same command to resume where it stopped",
+              file=sys.stderr)
+        return "interrupted"
+
+
+def _run_trial(s: _Search, trial: optuna.trial.Trial) -> str:
+    """Evaluate one trial and tell the study; returns its outcome (see :func:`trial_outcomes`)."""
+    study = s.study
+    try:
+        values, outcome = _evaluate(s, trial)
+    except KeyboardInterrupt:
+        reason = "interrupted (Ctrl-C or SIGTERM); it will be run again on resume"
+        trial.set_user_attr("fail_reason", reason)
+        trial.set_user_attr("interrupted", True)
+        frozen = study.tell(trial, state=_STATES.FAIL)
+        retry(study, frozen, reason, count_death=False)
+        raise _Interrupted from None
+    except _TrialError as exc:
+        trial.set_user_attr("fail_reason", str(exc))
+        _tell(s, trial, state=_STATES.FAIL)
+        return exc.outcome
+    except Exception as exc:  # noqa: BLE001 - a failing candidate must not stop the search
+        trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
+        trial.set_user_attr("traceback", traceback.format_exc(limit=8))
+        _tell(s, trial, state=_STATES.FAIL)
+        return "failed"
+    _tell(s, trial, values=values)
+    return outcome
+
+
+def _tell(s: _Search, trial: optuna.trial.Trial, **kwargs: Any) -> None:
+    try:
+        s.study.tell(trial, **kwargs)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # another worker took this one's heartbeats for stale (the database was out of reach for longer
+        # than the grace period) and failed the trial; it has been enqueued again and will run again
+        print(f"warning: trial {trial.number} was failed by another worker while it ran here (its heartbeats "
+              "did not reach the database); it has been enqueued again", file=sys.stderr)
+
+
+def _evaluate(s: _Search, trial: optuna.trial.Trial) -> tuple[list[float], str]:
+    """The trial's objective values and outcome: priced, then reused (a repeat), left untrained (over
+    budget) or trained. Raises :class:`_TrialError` for a candidate that cannot be trained."""
+    from .builder import build
+    from .train import TrainingDiverged, train
+
+    config, space, data = s.config, s.space, s.data
+    res, budget_metric = space.target_resolution, config.budget_metric
+    genome = space.sample(trial)
+    reference = trial.user_attrs.get("reference")
+    cost = count(genome, resolution=res, in_channels=data.in_channels, num_classes=data.num_classes)
+    spent = _metric(cost, budget_metric)
+    trial.set_user_attr("cost", {"macs": cost.macs, "flops": cost.flops, "params": cost.params,
+                                 "activations": cost.activations, "receptive_field": cost.receptive_field,
+                                 "resolution": res})
+    trial.set_user_attr("budget", {"metric": budget_metric, "limit": config.budget, "value": spent})
+    trial.set_constraint("budget", float(spent - config.budget))
+    # optuna-dashboard (0.21) still reads the pre-5.0 list under "constraints": without it, it would
+    # draw over-budget trials on the Pareto front
+    trial.storage.set_trial_system_attr(trial._trial_id, "constraints", [float(spent - config.budget)])
+    trial.set_user_attr("dataset", s.data.name)
+    trial.set_user_attr("versions", s.versions)
+    will_train = spent <= config.budget or reference is not None
+    original = _claim(s, trial, genome, will_train)
+    objective_values = {"macs": float(cost.macs), "params": float(cost.params),
+                        "memory": float(cost.activation_bytes)}
+    if original is not None:
+        trial.set_user_attr("repeat_of", original.number)
+        if original.state == _STATES.FAIL:
+            raise _TrialError(f"repeat of trial {original.number}, which failed: "
+                              f"{original.user_attrs.get('fail_reason', 'no reason recorded')}", outcome="repeat")
+        trial.set_user_attr("status", f"repeat of trial {original.number}, not trained again "
+                                      f"({original.user_attrs.get('status', '')})")
+        for key in ("val_curve", "latency_ms"):
+            if key in original.user_attrs:
+                trial.set_user_attr(key, original.user_attrs[key])
+        return list(original.values), "repeat"
+    if "latency" in config.objectives:
+        objective_values["latency"] = measure_latency(genome, resolution=res, in_channels=data.in_channels,
+                                                      num_classes=data.num_classes)
+        trial.set_user_attr("latency_ms", objective_values["latency"])
+    if not will_train:
+        trial.set_user_attr("status", f"over budget ({spent:,} > {config.budget:,} {budget_metric}): not trained")
+        return [0.0 if o == "accuracy" else objective_values[o] for o in config.objectives], "over budget"
+    smallest_input = min_resolution(genome, in_channels=data.in_channels)
+    if smallest_input > config.resolution:
+        raise _TrialError(f"the network needs inputs of at least {smallest_input}×{smallest_input}, "
+                          f"the protocol trains at {config.resolution}×{config.resolution}")
+    torch.manual_seed(config.seed + trial.number)
+    model = build(genome, num_classes=data.num_classes, in_channels=data.in_channels)
+    curve: list[float] = []
+
+    def on_epoch(epoch: int, accuracy: float) -> None:
+        curve.append(accuracy)
+        trial.set_user_attr("val_curve", curve)
+
+    trial_config = replace(s.train_config, seed=config.seed + trial.number)
+    trial.set_user_attr("protocol", trial_config.to_dict())
+    try:
+        result = train(model, *s.train, *s.val, trial_config, mean=s.mean, std=s.std, on_epoch=on_epoch)
+    except TrainingDiverged as exc:
+        raise _TrialError(f"training diverged: {exc}") from None
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            raise _TrialError(f"out of memory: {exc}") from None
+        raise
+    trial.set_user_attr("train_seconds", result.seconds)
+    trial.set_user_attr("images_per_second", result.images_per_second)
+    trial.set_user_attr("device", result.device)
+    trial.set_user_attr("status", "trained" + ("" if spent <= config.budget else " (reference, over budget)"))
+    _save_weights(model, s.weights_dir / f"trial_{trial.number}.pt")
+    objective_values["accuracy"] = float(result.val_accuracy[-1])
+    return [objective_values[o] for o in config.objectives], "trained"
+
+
+def _claim(s: _Search, trial: optuna.trial.Trial, genome: Genome, will_train: bool) -> optuna.trial.FrozenTrial | None:
+    """The finished trial of the same network, whose result this one reuses; None when this trial is
+    the first (it is then marked ``training``, under the study's lock, so that a worker that samples
+    the same network meanwhile waits for this one instead of training it too)."""
+    key = str(genome)
+    while True:
+        with s.lock:
+            trial.set_user_attr("genome", key)
+            trials = s.trials()
+            outcomes = trial_outcomes(trials)
+            same = [t for t in trials if t.number != trial.number and t.user_attrs.get("genome") == key]
+            original = next((t for t in same if outcomes[t.number] in ("trained", "over budget", "failed")), None)
+            if original is not None:
+                return original
+            busy = [t for t in same if outcomes[t.number] == "running" and t.user_attrs.get("status") == "training"]
+            if not busy:
+                if will_train:
+                    trial.set_user_attr("status", "training")
+                return None
+            fail_dead_trials(s.study, heartbeat=s.config.heartbeat)
+        time.sleep(_POLL)  # the same network is training in another worker: its result will be this one's
+
+
+def _save_weights(model: torch.nn.Module, path: Path) -> None:
+    """Written to a temporary name, then renamed: a worker killed while saving leaves no truncated file."""
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    torch.save(model.state_dict(), part)
+    os.replace(part, path)
+
+
+def _weights_source(t: optuna.trial.FrozenTrial) -> int:
+    """The trial whose weights stand for ``t``: the trial it repeats, else itself."""
+    return int(t.user_attrs.get("repeat_of", t.number))
+
+
+def _front_trials(trials: Sequence[optuna.trial.FrozenTrial], objectives: Sequence[str]
+                  ) -> list[optuna.trial.FrozenTrial]:
+    """The Pareto set: trained, within budget (references included, as points of the space), cheapest first."""
+    outcomes = trial_outcomes(trials)
+    kept = {t.number: t for t in trials if outcomes[t.number] == "trained" and _feasible(t)}
+    keys = pareto_front({n: _oriented(t, objectives) for n, t in kept.items()})
+    return sorted((kept[k] for k in keys), key=lambda t: _value(t, objectives, _cost_objective(objectives)))
+
+
+def _reference_trials(trials: Sequence[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in trials if t.user_attrs.get("reference") and t.state == _STATES.COMPLETE]
+
+
+def _prune_weights(s: _Search) -> None:
+    """Delete the weights of finished trials that left the Pareto set (the references' are kept: the
+    test split needs them); the weights of a trial still running, here or in another worker, are never
+    touched."""
+    trials = s.trials()
+    keep = {t.number for t in _front_trials(trials, s.objectives)}
+    keep |= {_weights_source(t) for t in _reference_trials(trials)}
+    finished = {t.number for t in trials if t.state.is_finished()}
+    for path in s.weights_dir.glob("trial_*.pt"):
+        number = int(path.stem.split("_")[1])
+        if number in finished and number not in keep:
+            path.unlink(missing_ok=True)
 
 
 def _oriented(t: optuna.trial.FrozenTrial, objectives: Sequence[str]) -> list[float]:
@@ -527,67 +878,186 @@ def _feasible(t: optuna.trial.FrozenTrial) -> bool:
     return all(v <= 0 for v in t.constraints.values())
 
 
-def _trained(t: optuna.trial.FrozenTrial) -> bool:
-    return t.state == optuna.trial.TrialState.COMPLETE and str(t.user_attrs.get("status", "")).startswith("trained")
+# ----------------------------------------------------------------------------------------------
+# the end of a run: the test split, the counts
 
 
-def _front_trials(study: optuna.Study, objectives: Sequence[str]) -> list[optuna.trial.FrozenTrial]:
-    """The Pareto set: trained, within budget (references included, as points of the space)."""
-    trials = {t.number: t for t in study.get_trials(deepcopy=False) if _trained(t) and _feasible(t)}
-    keys = pareto_front({n: _oriented(t, objectives) for n, t in trials.items()})
-    return sorted((trials[k] for k in keys), key=lambda t: t.values[1])  # cheapest first
+def held_out_accuracies(study: optuna.Study) -> dict[int, float]:
+    """Test-split accuracy of the trials that have one (the Pareto set and the references), by number.
+    Each is a study user attribute of its own, ``test_accuracy:<trial>``, written once by the worker
+    that evaluated it (studies of earlier versions kept them in one ``test_accuracy`` dict)."""
+    attrs = study.user_attrs
+    tested = {int(n): float(a) for n, a in attrs.get("test_accuracy", {}).items()}
+    tested |= {int(k.split(":", 1)[1]): float(v) for k, v in attrs.items() if k.startswith("test_accuracy:")}
+    return tested
 
 
-def _prune_weights(study: optuna.Study, weights_dir: Path, objectives: Sequence[str]) -> None:
-    """Keep the weights of the Pareto set and of the references only (the test split needs them)."""
-    keep = {t.number for t in _front_trials(study, objectives)}
-    keep |= {t.number for t in study.get_trials(deepcopy=False) if t.user_attrs.get("reference")}
-    for path in weights_dir.glob("trial_*.pt"):
-        if int(path.stem.split("_")[1]) not in keep:
-            path.unlink(missing_ok=True)
+def _test(s: _Search, trials: Sequence[optuna.trial.FrozenTrial], *, wait: bool) -> None:
+    """Evaluate on the test split the Pareto set and the references whose weights this worker can read
+    and that have no test accuracy yet; with ``wait``, wait for those whose weights lie with another
+    worker that is still there (on another machine) to be evaluated by it."""
+    from .builder import build
+    from .train import evaluate
+
+    data = s.data
+    config = replace(s.train_config, seed=s.config.seed)
+    pending = {_weights_source(t) for t in _front_trials(trials, s.objectives) + _reference_trials(trials)}
+    by_number = {t.number: t for t in trials}
+    deadline = time.monotonic() + 10 * 60
+    while True:
+        tested = held_out_accuracies(s.study)
+        pending -= set(tested)
+        waiting = set()
+        for number in sorted(pending):
+            path = s.weights_dir / f"trial_{number}.pt"
+            t = by_number[number]
+            if path.exists():
+                model = build(Genome.parse(t.user_attrs["genome"]), num_classes=data.num_classes,
+                              in_channels=data.in_channels)
+                model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+                accuracy = evaluate(model, data.x_test, data.y_test, config, mean=s.mean, std=s.std)
+                with s.lock:  # the first worker's result stands, so that every summary shows the same
+                    if number not in held_out_accuracies(s.study):
+                        s.study.set_user_attr(f"test_accuracy:{number}", accuracy)
+            else:
+                trainer = Worker.from_attr(t.user_attrs.get("worker"))
+                if trainer is not None and worker_alive(s.study, trainer, heartbeat=s.config.heartbeat):
+                    waiting.add(number)
+        pending = waiting
+        if not (wait and pending) or time.monotonic() > deadline:
+            return
+        time.sleep(_POLL)
 
 
-def _hypervolume(front: list[optuna.trial.FrozenTrial], config: SearchConfig, study: optuna.Study) -> float:
-    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return normalised_hypervolume([t.values for t in front], config.objectives, budget_metric=config.budget_metric,
-                                  budget=config.budget, seen=[t.values for t in completed])
+def _counts(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    outcomes = trial_outcomes(trials)
+    counts = Counter(outcomes[t.number] for t in trials if not t.user_attrs.get("reference"))
+    counts["references"] = len(_reference_trials(trials))
+    return dict(counts)
 
 
-def normalised_hypervolume(values: Sequence[Sequence[float]], objectives: Sequence[str], *, budget_metric: str,
-                           budget: float, seen: Sequence[Sequence[float]] = ()) -> float:
-    """Hypervolume of objective vectors ``values`` (as Optuna stores them: accuracy first, then costs)
-    with accuracy in [0, 1] and each cost normalised by the budget when the budget counts it, else by
-    the largest value in ``seen``; reference point: accuracy 0, every cost 1."""
-    if not values:
-        return 0.0
-    scales = []
-    for i, o in enumerate(objectives):
-        if o == "accuracy":
-            scales.append(1.0)
-        elif o == budget_metric:
-            scales.append(float(budget))
-        else:
-            scales.append(max([v[i] for v in seen] + [v[i] for v in values]) or 1.0)
-    points = [[(-x if o == "accuracy" else x) / s for x, o, s in zip(v, objectives, scales)] for v in values]
-    reference = [0.0 if o == "accuracy" else 1.0 for o in objectives]
-    return hypervolume(points, reference)
+def _finish(s: _Search, outcome: str) -> SearchResult:
+    """The result of a run: the front, the references and, unless interrupted, their test accuracies.
+    A study that is done looks the same from every worker, so that each prints the same summary."""
+    trials = s.trials()
+    if outcome != "interrupted":
+        _test(s, trials, wait=outcome == "done")
+    front = _front_trials(trials, s.objectives)
+    outcomes = trial_outcomes(trials)
+    failures = [(t.number, t.user_attrs.get("fail_reason", "")) for t in trials
+                if outcomes[t.number] == "failed" and not t.user_attrs.get("reference")]
+    completed = [t.values for t in trials if t.state == _STATES.COMPLETE]
+    hv = normalised_hypervolume([t.values for t in front], s.objectives, budget_metric=s.config.budget_metric,
+                                budget=s.config.budget, seen=completed)
+    storage = display_url(s.config.storage or s.storage_url)
+    return SearchResult(study_name=s.study.study_name, storage=storage, dataset=s.data.name,
+                        pareto=front, references=_reference_trials(trials), hypervolume=hv,
+                        files=[storage, str(s.weights_dir)], interrupted=outcome == "interrupted",
+                        test_accuracy=held_out_accuracies(s.study), outcome=outcome, counts=_counts(trials),
+                        failures=failures, explicit_storage=s.config.storage is not None)
+
+
+def run(config: SearchConfig) -> SearchResult:
+    """Run (or resume) a search; see the module docstring. With ``config.workers > 1``, that many worker
+    processes share the study and this one shows the progress and sums up. Raises
+    :class:`SearchError` for bad options before any work."""
+    s = _prepare(config)
+    progress = _Progress(config.trials, s.trials(), enabled=config.progress)
+    try:
+        outcome = _run_workers(s, progress) if config.workers > 1 else _work(s, progress)
+    finally:
+        progress.close()
+    return _finish(s, outcome)
+
+
+# ----------------------------------------------------------------------------------------------
+# several workers on one machine
+
+
+def _worker_devices(device: str, n: int) -> list[str]:
+    """``cuda`` (or ``auto`` on a machine with GPUs) spreads the workers over the GPUs, round robin."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device in ("cuda", "auto") and gpus > 1:
+        return [f"cuda:{k % gpus}" for k in range(n)]
+    return [device] * n
+
+
+def _worker_main(config: SearchConfig) -> None:
+    """The body of a worker process started by ``--workers``."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        outcome = _work(_prepare(config))
+    except SearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(_EXIT[outcome])
+
+
+def _run_workers(s: _Search, progress: _Progress) -> str:
+    """Start ``--workers`` processes on the study (spawned: a fresh interpreter each, no state shared
+    but the storage), the cores divided among them, and wait for them, showing the progress."""
+    config = s.config
+    n = config.workers
+    threads = config.threads or max(1, _cores() // n)
+    devices = _worker_devices(config.device, n)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker_main, name=f"nas-worker-{k}",
+                                 args=(replace(config, workers=1, threads=threads, device=devices[k], progress=False),))
+                 for k in range(n)]
+    print(f"{n} workers, {threads} torch thread(s) each, on {', '.join(sorted(set(devices)))}", file=sys.stderr)
+    for p in processes:
+        p.start()
+    try:
+        while any(p.is_alive() for p in processes):
+            multiprocessing.connection.wait([p.sentinel for p in processes if p.is_alive()], timeout=_POLL)
+            progress.update(s.trials())
+    except KeyboardInterrupt:
+        for p in processes:  # they got the terminal's Ctrl-C too; a SIGINT to the parent alone must reach them
+            if p.is_alive() and p.pid is not None:
+                os.kill(p.pid, signal.SIGINT)
+        for p in processes:
+            p.join(timeout=120)
+        return "interrupted"
+    codes = [p.exitcode for p in processes]
+    for k, code in enumerate(codes):
+        if code not in (0, 130):
+            print(f"worker {k} ended with {'signal ' + str(-code) if code and code < 0 else 'exit code ' + str(code)}"
+                  "; the others went on with its trial", file=sys.stderr)
+    if 130 in codes:
+        return "interrupted"
+    with s.lock:
+        fail_dead_trials(s.study, heartbeat=config.heartbeat)
+        step = _next_step(s, s.trials(), timed_out=False)
+    return "done" if step == "done" else "stopped"
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class _Progress:
-    def __init__(self, total: int, done: int, *, enabled: bool) -> None:
+    def __init__(self, total: int, trials: Sequence[optuna.trial.FrozenTrial], *, enabled: bool) -> None:
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm
 
+            done = _counted_candidates(trials, trial_outcomes(trials))
             self.bar = tqdm(total=total, initial=min(done, total), unit="trial", desc="search", file=sys.stderr)
 
-    def update(self, study: optuna.Study, number: int) -> None:
+    def update(self, trials: Sequence[optuna.trial.FrozenTrial], number: int | None = None) -> None:
         if self.bar is None:
             return
-        self.bar.n = min(_done_candidates(study), self.bar.total)
-        t = study.get_trials(deepcopy=False)[number]
-        status = t.user_attrs.get("reference") or t.user_attrs.get("status") or t.user_attrs.get("fail_reason", "")
-        self.bar.set_postfix_str(f"trial {number}: {str(status)[:40]}")
+        outcomes = trial_outcomes(trials)
+        done = sum(1 for t in trials if not t.user_attrs.get("reference")
+                   and outcomes[t.number] in ("trained", "over budget", "failed"))
+        self.bar.n = min(done, self.bar.total)
+        if number is not None:
+            t = trials[number]
+            status = t.user_attrs.get("reference") or t.user_attrs.get("status") or t.user_attrs.get("fail_reason", "")
+            self.bar.set_postfix_str(f"trial {number}: {str(status)[:40]}")
         self.bar.refresh()
 
     def close(self) -> None:
@@ -599,39 +1069,60 @@ class _Progress:
 # summary and CLI
 
 
+def _count_line(counts: dict[str, int]) -> str:
+    searched = sum(counts.get(k, 0) for k in ("trained", "over budget", "failed"))
+    parts = [f"{counts.get(k, 0)} {k}" for k in ("trained", "over budget", "failed") if counts.get(k)]
+    line = f"{searched} candidate{'s' if searched != 1 else ''} ({', '.join(parts) or 'none'})"
+    extra = [f"{counts.get('references', 0)} reference{'s' if counts.get('references', 0) != 1 else ''}"]
+    if counts.get("repeat"):
+        extra.append(f"{counts['repeat']} repeat{'s' if counts['repeat'] != 1 else ''} of trained networks "
+                     "(not trained again)")
+    if counts.get("retried"):
+        extra.append(f"{counts['retried']} stopped and run again")
+    return f"{line}; {'; '.join(extra)}"
+
+
 def summary(result: SearchResult, config: SearchConfig) -> str:
     """The text printed at the end of a run."""
     objectives = list(config.objectives)
     lines = [f"\nstudy {result.study_name} on {result.dataset} ({result.storage})"]
-    lines.append(f"Pareto set (validation accuracy vs {', '.join(objectives[1:])}; within budget), "
-                 f"{len(result.pareto)} networks:")
+    lines.append(_count_line(result.counts))
+    if not result.pareto and not result.references:
+        lines.append("no network was trained" + (f": every candidate failed ({len(result.failures)}); for example "
+                                                  f"trial {result.failures[0][0]}: {result.failures[0][1]}"
+                                                  if result.failures else ""))
+        return "\n".join(lines)
+    lines.append(f"Pareto set (validation accuracy vs {', '.join(o for o in objectives if o != 'accuracy')}; "
+                 f"within budget), {len(result.pareto)} network{'s' if len(result.pareto) != 1 else ''}:")
     lines.append(f"  {'trial':>5} {'val acc':>8} {'test acc':>8} {'MACs':>8} {'params':>8}  genome")
+    tested = result.test_accuracy
     for t in result.pareto:
         cost = t.user_attrs["cost"]
-        test = result.test_accuracy.get(t.number)
+        test = tested.get(_weights_source(t))
         name = t.user_attrs.get("reference")
-        lines.append(f"  {t.number:>5} {t.values[0]:>8.4f} {'-' if test is None else f'{test:.4f}':>8} "
+        lines.append(f"  {t.number:>5} {_value(t, objectives, 'accuracy'):>8.4f} "
+                     f"{'-' if test is None else f'{test:.4f}':>8} "
                      f"{format_count(cost['macs']):>8} {format_count(cost['params']):>8}  "
                      f"{('[' + name + '] ') if name else ''}{t.user_attrs['genome']}")
     lines.append("references (trained under the same protocol):")
     for t in result.references:
         cost = t.user_attrs["cost"]
-        test = result.test_accuracy.get(t.number)
+        test = tested.get(_weights_source(t))
         beaten = [p for p in result.pareto if not p.user_attrs.get("reference") and
                   _dominates(_oriented(p, objectives), _oriented(t, objectives))]
         # the most accurate of them, as the report names it
-        verdict = (f"dominated by trial {max(beaten, key=lambda p: p.values[0]).number}" if beaten
-                   else "not dominated by the search")
+        verdict = (f"dominated by trial {max(beaten, key=lambda p: _value(p, objectives, 'accuracy')).number}"
+                   if beaten else "not dominated by the search")
         feasible = "" if _feasible(t) else " (over budget)"
-        lines.append(f"  {t.user_attrs['reference']:<20} val {t.values[0]:.4f} test "
+        lines.append(f"  {t.user_attrs['reference']:<20} val {_value(t, objectives, 'accuracy'):.4f} test "
                      f"{'-' if test is None else f'{test:.4f}'} MACs {format_count(cost['macs'])}{feasible}: {verdict}")
     lines.append(f"hypervolume: {result.hypervolume:.4f} (accuracy × cost normalised by the budget)")
     lines.append("files: " + ", ".join(result.files))
-    folder = Path(result.files[-1]).parent
-    where = str(folder) if result.storage.startswith("sqlite:") else f"--storage {result.storage} --study-name {result.study_name}"
+    where = (f"--storage '{result.storage}' --study-name {result.study_name}" if result.explicit_storage
+             else str(Path(result.files[-1]).parent))
     lines.append(f"look further: python -m nas.report {where}   (report.html, pareto.png, CSV tables)")
     lines.append(f"              python -m nas.export {where} --pareto   (the front as PyTorch modules)")
-    lines.append(f"              optuna-dashboard {result.storage}")
+    lines.append(f"              optuna-dashboard '{result.storage}'")
     return "\n".join(lines)
 
 
@@ -650,21 +1141,32 @@ def build_parser() -> argparse.ArgumentParser:
                         help="two or three of accuracy, macs, params, latency (CPU ms, batch 1, median), "
                              "memory (peak activation bytes)")
     parser.add_argument("--trials", type=int, default=30,
-                        help="search trials the study should reach (references not counted): a rerun adds what is "
-                             "missing")
+                        help="candidates the study should reach, one per distinct network (references and "
+                             "repeats of trained networks not counted): a rerun adds what is missing")
     parser.add_argument("--timeout", type=float, default=13 * 60,
-                        help="seconds of search in this run (then the Pareto set is tested); the defaults end within "
-                             "15 minutes on 2 CPU cores")
+                        help="seconds of search in this run, counted from the first candidate (the references "
+                             "train first and are not counted); then the Pareto set is tested. 0: no limit. "
+                             "The defaults end within 15 minutes on 2 CPU cores")
     parser.add_argument("--sampler", default="tpe", choices=SAMPLERS,
                         help="tpe: the default, multivariate TPE learns from 10 trials on, handles categorical "
                              "spaces and the budget constraint and serves a few hundred trials best; nsga2/nsga3 "
                              "need many generations of 20; gp is slow on spaces of 100+ categorical parameters")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampler, the split and the training")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the split and the training; the sampler draws from it and each trial's number, "
+                             "so one worker repeats itself and other workers or a resumed run draw other networks")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes on this machine sharing the study, the CPU cores divided among them "
+                             "(with --device cuda, spread over the GPUs). On several machines, run the same command "
+                             "on each with one --storage postgresql://...")
     parser.add_argument("--storage", default=None,
-                        help="Optuna storage URL (sqlite:///..., postgresql://...); default: SQLite in "
-                             "studies/<study-name>/study.db")
+                        help="Optuna storage URL (sqlite:///PATH.db, postgresql://USER:PASSWORD@HOST/DB, needing "
+                             "pip install 'nas[postgres]'); default: SQLite in studies/<study-name>/study.db")
     parser.add_argument("--study-name", default=None,
                         help="default: <space>_<budget>_<dataset>, a valid Python identifier")
+    parser.add_argument("--heartbeat", type=int, default=30,
+                        help="seconds between a worker's heartbeats: a trial whose worker on another machine sent "
+                             "none for 4 of them is failed and run again (on this machine a dead worker is seen "
+                             "at once)")
     parser.add_argument("--references", default="all", choices=("all", "feasible", "none"),
                         help="train the space's hand-designed networks as trials marked as references (all: "
                              "over-budget ones too, shown as infeasible)")
@@ -679,11 +1181,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val-size", type=int, default=None,
                         help="validation images carved from the training split (the search selects on them); "
                              "default: 1000 or a fifth of the training split, whichever is smaller")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--resolution", type=int, default=32, help="training input side in pixels")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--studies-dir", default="studies", help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=64, help="training batch size")
+    parser.add_argument("--resolution", type=int, default=32,
+                        help=f"training input side in pixels (8 to {MAX_RESOLUTION})")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N (the N-th GPU) or auto (cuda when there is one)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per worker; default: torch's choice for one worker, the cores divided "
+                             "among the workers of this machine otherwise")
+    parser.add_argument("--studies-dir", default="studies",
+                        help="where study folders go: <studies-dir>/<study-name>/ holds study.db and weights/")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -691,27 +1198,32 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> SearchConfig:
     budget = parse_budget(args.budget)
     return SearchConfig(
-        space=args.space, budget=budget, budget_text=args.budget.strip(), budget_metric=args.budget_metric,
+        space=args.space, budget=budget, budget_metric=args.budget_metric,
         objectives=tuple(o.strip() for o in args.objectives.split(",") if o.strip()), trials=args.trials,
-        timeout=args.timeout, sampler=args.sampler, seed=args.seed, storage=args.storage,
+        timeout=args.timeout or None, sampler=args.sampler, seed=args.seed, storage=args.storage,
         study_name=args.study_name, references=args.references, dataset=args.dataset, data_root=args.data_root,
         epochs=args.epochs, train_size=args.train_size, val_size=args.val_size, batch_size=args.batch_size,
-        resolution=args.resolution, device=args.device, threads=args.threads, studies_dir=args.studies_dir,
-        progress=not args.no_progress,
+        resolution=args.resolution, device=args.device, threads=args.threads, workers=args.workers,
+        heartbeat=args.heartbeat, studies_dir=args.studies_dir, progress=not args.no_progress,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # a scheduler's SIGTERM stops like Ctrl-C
     try:
         config = config_from_args(args)
         result = run(config)
     except SearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(summary(result, config))
-    return 130 if result.interrupted else 0
+    if result.interrupted:
+        return 130
+    return 0 if result.pareto or result.references or not result.failures else 1
 
 
 if __name__ == "__main__":

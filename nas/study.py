@@ -24,7 +24,14 @@ import optuna
 import pandas as pd
 
 from .genome import Genome, InvertedResidual, Pool
-from .search import _dominates, normalised_hypervolume, pareto_front
+from .search import (
+    _dominates,
+    held_out_accuracies,
+    normalised_hypervolume,
+    pareto_front,
+    trial_outcomes,
+)
+from .storage import StorageError, display_url, resolve_url
 
 __all__ = ["Study", "StudyError", "genome_choices", "open_study"]
 
@@ -73,9 +80,13 @@ def open_study(study: str | os.PathLike | None = None, *, storage: str | None = 
     if storage is None:
         raise StudyError("give a study folder, or --storage URL (with --study-name NAME)")
     try:
+        storage = resolve_url(storage)
+    except StorageError as exc:
+        raise StudyError(str(exc)) from None
+    try:
         summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=False)
     except Exception as exc:  # noqa: BLE001 - any storage problem is the user's to fix
-        raise StudyError(f"cannot read the storage {storage!r}: {exc}") from None
+        raise StudyError(f"cannot read the storage {display_url(storage)!r}: {exc}") from None
     names = [s.study_name for s in summaries]
     if name is None:
         if folder is not None and folder.name in names:
@@ -83,12 +94,12 @@ def open_study(study: str | os.PathLike | None = None, *, storage: str | None = 
         elif len(names) == 1:
             name = names[0]
         elif not names:
-            raise StudyError(f"the storage {storage!r} holds no study yet: run `python -m nas.search` first")
+            raise StudyError(f"the storage {display_url(storage)!r} holds no study yet: run `python -m nas.search` first")
         else:
-            raise StudyError(f"the storage {storage!r} holds {len(names)} studies ({', '.join(names)}): "
+            raise StudyError(f"the storage {display_url(storage)!r} holds {len(names)} studies ({', '.join(names)}): "
                              "name one with --study-name")
     elif name not in names:
-        raise StudyError(f"no study named {name!r} in {storage!r}; it holds: {', '.join(names) or 'none'}")
+        raise StudyError(f"no study named {name!r} in {display_url(storage)!r}; it holds: {', '.join(names) or 'none'}")
     if folder is None:
         folder = Path(studies_dir) / name
     return Study(optuna.load_study(study_name=name, storage=storage), storage=storage, folder=folder)
@@ -150,10 +161,18 @@ class Study:
 
     @property
     def test_accuracy(self) -> dict[int, float]:
-        return {int(n): float(a) for n, a in self.attrs.get("test_accuracy", {}).items()}
+        """Test-split accuracies by trial number (the Pareto set and the references)."""
+        return held_out_accuracies(self.optuna_study)
 
     def weights_path(self, number: int) -> Path:
-        """Where the search saved trial ``number``'s weights (they exist for the Pareto set and the references)."""
+        """Where the search saved trial ``number``'s weights (they exist for the Pareto set and the
+        references); a repeat of an earlier trial has that trial's."""
+        trials = self.optuna_study.get_trials(deepcopy=False)
+        if isinstance(number, int) and 0 <= number < len(trials):
+            number = int(trials[number].user_attrs.get("repeat_of", number))
+        return self._weights(number)
+
+    def _weights(self, number: int) -> Path:
         return self.folder / "weights" / f"trial_{number}.pt"
 
     # ------------------------------------------------------------------------------------------
@@ -169,24 +188,32 @@ class Study:
         bytes, when it was an objective), ``budget_value``, ``feasible`` (within the budget),
         ``trained``, ``pareto``, ``dominated_by`` (a search trial on the front that dominates this
         one, else -1), ``genome``, ``status``, ``fail_reason``, ``train_seconds``,
-        ``images_per_second``, ``weights`` (path of the saved weights, or "").
+        ``images_per_second``, ``weights`` (path of the saved weights, or ""), ``outcome`` (trained,
+        over budget, repeat, failed, retried, running, waiting: see :func:`nas.search.trial_outcomes`)
+        and ``repeat_of`` (the earlier trial of the same network whose result a repeat reuses, else -1;
+        a repeat has that trial's accuracies and weights, and is never on the front itself).
 
         The other tables take this one as ``trials=`` to save reading the study again.
         """
         tested = self.test_accuracy
         objectives = self.objectives
         trials = self.optuna_study.get_trials(deepcopy=False)
+        outcomes = trial_outcomes(trials)
+        retry_reasons = {t.user_attrs["retry_of"]: t.user_attrs.get("retry_reason", "") for t in trials
+                         if "retry_of" in t.user_attrs}
         rows = []
         for t in trials:
             cost = t.user_attrs.get("cost", {})
             values = dict(zip(objectives, t.values)) if t.values is not None else {}
             feasible = all(v <= 0 for v in t.constraints.values()) if t.constraints else bool(cost)
-            trained = t.state == _STATES.COMPLETE and str(t.user_attrs.get("status", "")).startswith("trained")
-            weights = self.weights_path(t.number)
+            trained = outcomes[t.number] == "trained"
+            source = int(t.user_attrs.get("repeat_of", t.number))
+            scored = t.state == _STATES.COMPLETE and outcomes.get(source) == "trained"  # trained, or repeats one
+            weights = self._weights(source)
             rows.append({
                 "number": t.number, "state": t.state.name, "reference": t.user_attrs.get("reference") or "",
-                "accuracy": values.get("accuracy", math.nan) if trained else math.nan,
-                "test_accuracy": tested.get(t.number, math.nan),
+                "accuracy": values.get("accuracy", math.nan) if scored else math.nan,
+                "test_accuracy": tested.get(source, math.nan),
                 "macs": cost.get("macs", math.nan), "flops": cost.get("flops", math.nan),
                 "params": cost.get("params", math.nan), "activations": cost.get("activations", math.nan),
                 "receptive_field": cost.get("receptive_field", math.nan),
@@ -195,10 +222,11 @@ class Study:
                 "budget_value": t.user_attrs.get("budget", {}).get("value", math.nan),
                 "feasible": feasible, "trained": trained, "pareto": False, "dominated_by": -1,
                 "genome": t.user_attrs.get("genome", ""), "status": t.user_attrs.get("status", ""),
-                "fail_reason": t.user_attrs.get("fail_reason", ""),
+                "fail_reason": t.user_attrs.get("fail_reason") or retry_reasons.get(t.number, ""),
                 "train_seconds": t.user_attrs.get("train_seconds", math.nan),
                 "images_per_second": t.user_attrs.get("images_per_second", math.nan),
                 "weights": str(weights) if weights.exists() else "",
+                "outcome": outcomes[t.number], "repeat_of": source if source != t.number else -1,
             })
         frame = pd.DataFrame(rows, columns=_COLUMNS)
         frame.index = frame.number  # trial numbers are 0..n-1, in order
@@ -213,7 +241,7 @@ class Study:
         frame["pareto"] = frame.number.isin(front)
         # the most accurate searched network on the front that dominates each trained trial
         searched = sorted((n for n in front if not frame.at[n, "reference"]), key=lambda n: -frame.at[n, "accuracy"])
-        for n, row in frame[frame.trained].iterrows():
+        for n, row in frame[frame.accuracy.notna()].iterrows():
             mine = oriented(row)
             frame.at[n, "dominated_by"] = next((m for m in searched if _dominates(candidates[m], mine)), -1)
         return frame
@@ -223,7 +251,8 @@ class Study:
         frame = self.trials() if trials is None else trials
         if frame.empty:
             return frame
-        return frame[frame.pareto].sort_values(_column(self.objectives[1])).reset_index(drop=True)
+        cost = next(o for o in self.objectives if o != "accuracy")
+        return frame[frame.pareto].sort_values(_column(cost)).reset_index(drop=True)
 
     def references(self, trials: pd.DataFrame | None = None) -> pd.DataFrame:
         """The hand-designed networks the search trained, with whether a searched network dominates them."""
@@ -305,7 +334,8 @@ class Study:
 
 _COLUMNS = ["number", "state", "reference", "accuracy", "test_accuracy", "macs", "flops", "params", "activations",
             "receptive_field", "latency_ms", "memory", "budget_value", "feasible", "trained", "pareto",
-            "dominated_by", "genome", "status", "fail_reason", "train_seconds", "images_per_second", "weights"]
+            "dominated_by", "genome", "status", "fail_reason", "train_seconds", "images_per_second", "weights",
+            "outcome", "repeat_of"]
 
 
 def _column(objective: str) -> str:

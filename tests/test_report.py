@@ -34,7 +34,7 @@ def studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-objective study whose references are partly over budget, and a three-objective one."""
     root = tmp_path_factory.mktemp("studies")
     assert search(["--studies-dir", str(root), *TINY, "--budget", "100M", "--trials", "6"]) == 0
-    assert search(["--studies-dir", str(root), *TINY, "--budget", "2M", "--budget-metric", "params", "--trials", "2",
+    assert search(["--studies-dir", str(root), *TINY, "--budget", "2M", "--budget-metric", "params", "--trials", "3",
                    "--objectives", "accuracy,macs,params", "--references", "none", "--study-name", "three"]) == 0
     return root
 

@@ -3,6 +3,7 @@ resume after interruption, determinism, and every bad option."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ import pytest
 import nas
 import nas.search as search
 from nas.search import SearchError, hypervolume, main, pareto_front, parse_budget
+from nas.study import open_study
+
+from tests.conftest import unwritable
 
 CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
 # tiny protocol: a few hundred 8×8 digits upsampled to 32×32, one epoch
@@ -80,6 +84,115 @@ def test_resume_finishes_what_is_missing(tmp_path: Path) -> None:
     study = load(tmp_path, "mobile_60M_digits")
     assert len(candidates(study)) == 4
     assert sum(1 for t in study.trials if t.user_attrs.get("reference")) == 1  # not trained twice
+    # the resumed run drew other networks than the first run (a sampler seeded once per process would not)
+    assert len({t.user_attrs["genome"] for t in candidates(study)}) == 4
+
+
+def test_a_network_trained_before_is_not_trained_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nas.train
+
+    args = ["--space", "mobile", "--budget", "2G", "--dataset", "digits", "--references", "none"]
+    assert run_cli(tmp_path, *args, "--trials", "2") == 0
+    study = load(tmp_path, "mobile_2G_digits")
+    first = study.trials[0]
+    study.enqueue_trial(first.params)  # the sampler proposes trial 0's network again
+    real_train, calls = nas.train.train, []
+    monkeypatch.setattr(nas.train, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    assert run_cli(tmp_path, *args, "--trials", "3") == 0
+    study = load(tmp_path, "mobile_2G_digits")
+    repeat = study.trials[2]
+    assert repeat.user_attrs["repeat_of"] == 0 and repeat.values == first.values
+    assert repeat.user_attrs["genome"] == first.user_attrs["genome"] and "train_seconds" not in repeat.user_attrs
+    assert "repeat of trial 0" in repeat.user_attrs["status"]
+    # the repeat is not counted: a third distinct network was trained to reach --trials 3, and only it
+    assert len(calls) == 1 and len(study.trials) == 4
+    assert search.trial_outcomes(study.trials) == {0: "trained", 1: "trained", 2: "repeat", 3: "trained"}
+    row = open_study(tmp_path / "studies" / "mobile_2G_digits").trials().loc[2]
+    assert row.repeat_of == 0 and not row.pareto and row.accuracy == first.values[0]
+
+
+def test_resuming_under_another_protocol_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--space", "mobile", "--budget", "60M", "--dataset", "digits", "--references", "none", "--trials", "1"]
+    assert run_cli(tmp_path, *args) == 0
+    assert run_cli(tmp_path, *args, "--epochs", "2") == 2
+    err = capsys.readouterr().err
+    assert "was trained under another protocol (epochs=1 -> 2)" in err and "--study-name" in err
+    assert run_cli(tmp_path, *args, "--seed", "5") == 2  # another seed: another validation split
+    assert "seed=0 -> 5" in capsys.readouterr().err
+
+
+def test_timeout_0_means_no_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--space", "mobile", "--budget", "60M", "--dataset", "digits", "--references", "none", "--trials", "2"]
+    assert run_cli(tmp_path, *args, "--timeout", "0") == 0
+    assert len(candidates(load(tmp_path, "mobile_60M_digits"))) == 2
+    assert run_cli(tmp_path, *args, "--timeout", "-1") == 2
+    assert "--timeout -1.0 must be 0 (no limit) or a positive number of seconds" in capsys.readouterr().err
+
+
+def test_objectives_in_another_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "2G", "--dataset", "digits", "--references", "feasible",
+                   "--trials", "2", "--objectives", "params,accuracy") == 0
+    out = capsys.readouterr().out
+    study = load(tmp_path, "mobile_2G_digits")
+    front = [line.split() for line in out.split("genome\n")[1].split("references")[0].splitlines()]
+    assert front and all(0 <= float(row[1]) <= 1 for row in front)  # "val acc" is the accuracy, not the params
+    assert float(out.split("hypervolume: ")[1].split()[0]) > 0
+    assert {t.number for t in study.best_trials} >= {int(row[0]) for row in front}
+
+
+def test_every_candidate_failing_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import nas.train
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a kernel that does not exist on this machine")
+
+    monkeypatch.setattr(nas.train, "train", broken)
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "2G", "--dataset", "digits", "--references", "none",
+                   "--trials", "2") == 1
+    out = capsys.readouterr().out
+    assert "2 candidates (2 failed)" in out
+    assert "no network was trained: every candidate failed (2); for example trial 0: RuntimeError: a kernel" in out
+
+
+def test_absurd_resolution_is_refused_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "300M", "--dataset", "digits",
+                   "--resolution", "100000") == 2
+    assert "--resolution 100000 is larger than 1024" in capsys.readouterr().err
+    assert not (tmp_path / "studies").exists()
+
+
+def test_budget_spelling_does_not_change_the_study(tmp_path: Path) -> None:
+    args = ["--space", "mobile", "--dataset", "digits", "--references", "none", "--trials", "1"]
+    assert run_cli(tmp_path, *args, "--budget", "300m") == 0
+    assert run_cli(tmp_path, *args, "--budget", "0.3G", "--trials", "2") == 0
+    assert [p.name for p in (tmp_path / "studies").iterdir()] == ["mobile_300M_digits"]
+    assert len(candidates(load(tmp_path, "mobile_300M_digits"))) == 2
+    assert [search.budget_text(v) for v in (300_000_000, 1_500_000_000, 250_000, 5_000_000_000, 1234)] == [
+        "300M", "1.5G", "250K", "5G", "1.234K"]
+
+
+def test_unwritable_studies_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with unwritable(tmp_path / "studies"):
+        assert run_cli(tmp_path, "--space", "mobile", "--budget", "300M", "--dataset", "digits") == 2
+    err = capsys.readouterr().err
+    assert f"cannot create the folder {tmp_path / 'studies' / 'mobile_300M_digits'}" in err
+    assert "--studies-dir" in err and "Traceback" not in err
+
+
+def test_with_storage_the_summary_names_commands_that_work(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from nas.report import main as report
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    assert main([*TINY, "--space", "mobile", "--budget", "60M", "--dataset", "digits", "--references", "feasible",
+                 "--trials", "1", "--storage", url, "--study-name", "mine"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "python -m nas.report" in line)
+    command = shlex.split(line.split("python -m nas.report", 1)[1].split("(")[0])
+    assert command == ["--storage", url, "--study-name", "mine"]
+    assert report([*command, "--no-png"]) == 0  # finds the study and its weights
+    assert (tmp_path / "studies" / "mine" / "report.html").exists()
 
 
 def test_interrupted_search_resumes_where_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,6 +310,8 @@ def test_budget_parsing() -> None:
     for bad in ("300X", "", "M", "-5M", "0"):
         with pytest.raises(SearchError):
             parse_budget(bad)
+    with pytest.raises(SearchError, match="budget '-5' must be positive"):
+        parse_budget("-5")
 
 
 def test_pareto_front_and_hypervolume() -> None:
