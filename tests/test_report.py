@@ -258,7 +258,7 @@ def test_open_by_storage_and_name(studies: Path) -> None:
     study = open_study(storage=storage, name="three", studies_dir=studies)
     assert study.name == "three" and study.folder == studies / "three"
     assert study.objectives == ["accuracy", "macs", "params"]
-    assert len(study.trials()) == 2
+    assert len(study.trials()) == 3
 
 
 @pytest.mark.parametrize("args, message", [
