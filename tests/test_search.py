@@ -129,6 +129,14 @@ def test_timeout_0_means_no_limit(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "--timeout -1.0 must be 0 (no limit) or a positive number of seconds" in capsys.readouterr().err
 
 
+def test_the_timeout_counts_from_the_first_candidate(tmp_path: Path) -> None:
+    # one second: the reference trains in full first, then the first candidate starts the clock and is the last
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "2G", "--dataset", "digits", "--references",
+                   "feasible", "--trials", "5", "--timeout", "1", "--study-name", "timed") == 0
+    outcomes = search.trial_outcomes(load(tmp_path, "timed").trials)
+    assert list(outcomes.values()) == ["trained"] * 6  # the 5 references and one candidate
+
+
 def test_objectives_in_another_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(tmp_path, "--space", "mobile", "--budget", "2G", "--dataset", "digits", "--references", "none",
                    "--trials", "2", "--objectives", "params,accuracy") == 0

@@ -217,7 +217,7 @@ def test_a_dead_local_worker_is_seen_at_once_and_a_silent_remote_one_after_the_g
     zombie = subprocess.Popen(["sleep", "60"])  # killed, and not reaped yet by its parent (this process)
     zombie_worker = Worker(Worker.current().host, zombie.pid, nas_storage._start_ticks(zombie.pid))
     os.kill(zombie.pid, signal.SIGKILL)
-    me, dead, undead, remote = study.ask(), study.ask(), study.ask(), study.ask()
+    me, dead, undead, remote, legacy = study.ask(), study.ask(), study.ask(), study.ask(), study.ask()
     me.set_user_attr("worker", Worker.current().attr())
     dead.set_user_attr("worker", Worker(Worker.current().host, gone.pid).attr())
     undead.set_user_attr("worker", zombie_worker.attr())
@@ -229,12 +229,12 @@ def test_a_dead_local_worker_is_seen_at_once_and_a_silent_remote_one_after_the_g
         assert fail_dead_trials(study, heartbeat=1) == [dead.number, undead.number]
     zombie.wait()
     time.sleep(5)  # the remote worker's heartbeat is now older than the grace period; ours too, but we are alive
-    with StudyLock(url, "s"):
-        assert fail_dead_trials(study, heartbeat=1) == [remote.number]
+    with StudyLock(url, "s"):  # and a trial left running by an older nas, with no worker recorded, is as old
+        assert fail_dead_trials(study, heartbeat=1) == [remote.number, legacy.number]
     states = {t.number: t.state for t in study.trials}
     assert states[me.number] == optuna.trial.TrialState.RUNNING
     retries = {t.user_attrs["retry_of"]: t for t in study.trials if "retry_of" in t.user_attrs}
-    assert set(retries) == {dead.number, undead.number, remote.number}
+    assert set(retries) == {dead.number, undead.number, remote.number, legacy.number}
     assert all(t.state == optuna.trial.TrialState.WAITING for t in retries.values())
     assert "another-machine:4242 sent no heartbeat" in retries[remote.number].user_attrs["retry_reason"]
 
