@@ -1123,6 +1123,8 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
     lines.append(f"look further: python -m nas.report {where}   (report.html, pareto.png, CSV tables)")
     lines.append(f"              python -m nas.export {where} --pareto   (the front as PyTorch modules)")
     lines.append(f"              optuna-dashboard '{result.storage}'")
+    if "***@" in result.storage:
+        lines.append("              (the password is hidden here: put yours in its place)")
     return "\n".join(lines)
 
 
