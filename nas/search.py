@@ -127,7 +127,7 @@ class SearchConfig:
     budget_metric: str = "macs"                   # macs | params | flops, at the space's target resolution
     objectives: tuple[str, ...] = ("accuracy", "macs")
     trials: int = 30                              # search trials (references not counted) the study should reach
-    timeout: float | None = 13 * 60               # seconds of search in this run (references not counted); None: no limit
+    timeout: float | None = 13 * 60               # seconds of search in this run, references included; None: no limit
     sampler: str = "tpe"
     seed: int = 0
     storage: str | None = None                    # Optuna storage URL; None: SQLite in studies/<study>/
@@ -642,11 +642,13 @@ def _retry_interrupted(study: optuna.Study) -> None:
 def _next_step(s: _Search, trials: list[optuna.trial.FrozenTrial], timed_out: bool) -> str:
     """What this worker does next: ``ask`` (a waiting trial, or a new candidate while ``--trials`` is not
     reached), ``wait`` (other workers' trials are running: they may fail and need a retry, and the
-    front is not final), ``done`` or ``timeout``. Decided under the study's lock."""
-    if timed_out:
+    front is not final), ``done`` or ``timeout`` (the references still run first). Decided under the
+    study's lock."""
+    waiting = [t for t in trials if t.state == _STATES.WAITING]
+    if timed_out and not any(t.user_attrs.get("reference") for t in waiting):
         return "timeout"
     outcomes = trial_outcomes(trials)
-    if "waiting" in outcomes.values() or _counted_candidates(trials, outcomes) < s.config.trials:
+    if waiting or _counted_candidates(trials, outcomes) < s.config.trials:
         return "ask"
     return "wait" if "running" in outcomes.values() else "done"
 
@@ -655,13 +657,13 @@ def _work(s: _Search, progress: _Progress | None = None) -> str:
     """Run trials until the study has ``--trials`` candidates and nothing runs or waits; returns how
     the loop ended: ``done``, ``timeout``, ``exhausted`` (only repeats were sampled) or ``interrupted``."""
     config = s.config
-    started: float | None = None  # the timeout counts from this worker's first candidate, references aside
-    repeats = 0
+    started = time.monotonic()
+    candidates = repeats = 0
     info = {"threads": s.train_config.threads, "device": s.train_config.device}
     try:
         with quiet_optuna_warnings(), Heartbeat(s.study, s.worker, config.heartbeat, info) as heartbeat:
             while True:
-                timed_out = bool(config.timeout) and started is not None and time.monotonic() - started > config.timeout
+                timed_out = bool(config.timeout) and time.monotonic() - started > config.timeout
                 with s.lock:
                     fail_dead_trials(s.study, heartbeat=config.heartbeat)
                     step = _next_step(s, s.trials(), timed_out)
@@ -671,14 +673,15 @@ def _work(s: _Search, progress: _Progress | None = None) -> str:
                         heartbeat.running(trial._trial_id)
                 if step in ("done", "timeout"):
                     if step == "timeout":
-                        print(f"timeout of {config.timeout:.0f} s reached; rerun the same command to go on",
-                              file=sys.stderr)
+                        print(f"timeout of {config.timeout:.0f} s reached"
+                              + ("" if candidates else ", spent on the references before any candidate ran")
+                              + "; rerun the same command to go on" + ("" if candidates else " (the references are "
+                              "done), or give a larger --timeout (0: no limit)"), file=sys.stderr)
                     return step
                 if step == "wait":
                     time.sleep(_POLL)
                     continue
-                if started is None and not trial.user_attrs.get("reference"):
-                    started = time.monotonic()
+                candidates += not trial.user_attrs.get("reference")
                 try:
                     outcome = _run_trial(s, trial)
                 finally:
@@ -1146,8 +1149,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="candidates the study should reach, one per distinct network (references and "
                              "repeats of trained networks not counted): a rerun adds what is missing")
     parser.add_argument("--timeout", type=float, default=13 * 60,
-                        help="seconds of search in this run, counted from the first candidate (the references "
-                             "train first and are not counted); then the Pareto set is tested. 0: no limit. "
+                        help="seconds of search in this run, references included (they train first and are never "
+                             "cut: a timeout they use up is said so); then the Pareto set is tested. 0: no limit. "
                              "The defaults end within 15 minutes on 2 CPU cores")
     parser.add_argument("--sampler", default="tpe", choices=SAMPLERS,
                         help="tpe: the default, multivariate TPE learns from 10 trials on, handles categorical "
