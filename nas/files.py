@@ -8,11 +8,14 @@ into a line that names the path; each tool adds its own fix (``--out DIR``) and 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
-__all__ = ["describe", "unwritable"]
+__all__ = ["describe", "save_atomic", "unwritable"]
 
 
 def describe(exc: OSError) -> str:
@@ -43,3 +46,26 @@ def unwritable(folder: str | os.PathLike) -> str | None:
     except OSError as exc:
         return f"cannot write in {os.path.abspath(folder)} ({exc.strerror or exc})"
     return None
+
+
+def save_atomic(obj: Any, path: str | os.PathLike) -> None:
+    """Write ``obj`` (JSON for a ``.json`` path, else ``torch.save``) to a temporary file beside ``path``,
+    then rename it into place: a process killed while writing leaves the previous file whole, never a
+    truncated one. Raises ``OSError`` (the temporary file removed) when it cannot be written."""
+    import torch
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            if path.suffix == ".json":
+                f.write(json.dumps(obj, indent=2).encode() + b"\n")
+            else:
+                torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise

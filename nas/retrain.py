@@ -39,14 +39,12 @@ Example:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import difflib
 import hashlib
 import importlib
 import importlib.util
 import inspect
-import json
 import os
 import platform
 import re
@@ -62,7 +60,7 @@ import torch
 from torch import nn
 
 from .cost import count, format_count
-from .files import unwritable
+from .files import save_atomic, unwritable
 from .genome import Genome
 from .space import get_space, list_spaces
 from .train import TrainConfig, TrainingDiverged, evaluate, train
@@ -650,22 +648,11 @@ _WRITE_FIX = "write elsewhere with --out DIR, or make the folder writable"
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    """Write ``obj`` (JSON for .json, else torch.save) to a temporary file, then rename it into place:
-    an interruption leaves the previous file whole. A :class:`RetrainError` naming the path when it
-    cannot be written (a full disk, a folder that stopped taking files)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """:func:`nas.files.save_atomic`, with a :class:`RetrainError` naming the path when it cannot be
+    written (a full disk, a folder that stopped taking files)."""
     try:
-        with open(tmp, "wb") as f:
-            if path.suffix == ".json":
-                f.write(json.dumps(obj, indent=2).encode() + b"\n")
-            else:
-                torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        save_atomic(obj, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise RetrainError(f"cannot write {path.resolve()} ({exc.strerror or exc}): {_WRITE_FIX}") from None
 
 

@@ -40,7 +40,7 @@ import optuna
 import torch
 
 from .cost import Cost, count, format_count, min_resolution
-from .files import unwritable
+from .files import save_atomic, unwritable
 from .genome import Genome
 from .space import Space, get_space, list_spaces
 from .storage import (
@@ -68,6 +68,7 @@ __all__ = [
     "parse_budget",
     "run",
     "trial_outcomes",
+    "weights_source",
 ]
 
 OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize",
@@ -327,12 +328,15 @@ def trial_outcomes(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, str]
     return outcomes
 
 
+# a network tried to the end (trained, priced over the budget, or failed): what a repeat reuses
+_FINISHED = ("trained", "over budget", "failed")
 # the candidates that --trials counts: one per distinct network tried (repeats and retried ones are not)
-_COUNTED = ("trained", "over budget", "failed", "running", "waiting")
+_COUNTED = (*_FINISHED, "running", "waiting")
 
 
-def _counted_candidates(trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str]) -> int:
-    return sum(1 for t in trials if not t.user_attrs.get("reference") and outcomes[t.number] in _COUNTED)
+def _counted_candidates(trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str],
+                        kinds: Sequence[str] = _COUNTED) -> int:
+    return sum(1 for t in trials if not t.user_attrs.get("reference") and outcomes[t.number] in kinds)
 
 
 def _value(t: optuna.trial.FrozenTrial, objectives: Sequence[str], name: str) -> float:
@@ -806,7 +810,7 @@ def _evaluate(s: _Search, trial: optuna.trial.Trial) -> tuple[list[float], str]:
     trial.set_user_attr("images_per_second", result.images_per_second)
     trial.set_user_attr("device", result.device)
     trial.set_user_attr("status", "trained" + ("" if spent <= config.budget else " (reference, over budget)"))
-    _save_weights(model, s.weights_dir / f"trial_{trial.number}.pt")
+    save_atomic(model.state_dict(), s.weights_dir / f"trial_{trial.number}.pt")  # a kill leaves no truncated file
     objective_values["accuracy"] = float(result.val_accuracy[-1])
     return [objective_values[o] for o in config.objectives], "trained"
 
@@ -822,7 +826,7 @@ def _claim(s: _Search, trial: optuna.trial.Trial, genome: Genome, will_train: bo
             trials = s.trials()
             outcomes = trial_outcomes(trials)
             same = [t for t in trials if t.number != trial.number and t.user_attrs.get("genome") == key]
-            original = next((t for t in same if outcomes[t.number] in ("trained", "over budget", "failed")), None)
+            original = next((t for t in same if outcomes[t.number] in _FINISHED), None)
             if original is not None:
                 return original
             busy = [t for t in same if outcomes[t.number] == "running" and t.user_attrs.get("status") == "training"]
@@ -834,14 +838,7 @@ def _claim(s: _Search, trial: optuna.trial.Trial, genome: Genome, will_train: bo
         time.sleep(_POLL)  # the same network is training in another worker: its result will be this one's
 
 
-def _save_weights(model: torch.nn.Module, path: Path) -> None:
-    """Written to a temporary name, then renamed: a worker killed while saving leaves no truncated file."""
-    part = path.with_name(f".{path.name}.{os.getpid()}.part")
-    torch.save(model.state_dict(), part)
-    os.replace(part, path)
-
-
-def _weights_source(t: optuna.trial.FrozenTrial) -> int:
+def weights_source(t: optuna.trial.FrozenTrial) -> int:
     """The trial whose weights stand for ``t``: the trial it repeats, else itself."""
     return int(t.user_attrs.get("repeat_of", t.number))
 
@@ -865,7 +862,7 @@ def _prune_weights(s: _Search) -> None:
     touched."""
     trials = s.trials()
     keep = {t.number for t in _front_trials(trials, s.objectives)}
-    keep |= {_weights_source(t) for t in _reference_trials(trials)}
+    keep |= {weights_source(t) for t in _reference_trials(trials)}
     finished = {t.number for t in trials if t.state.is_finished()}
     for path in s.weights_dir.glob("trial_*.pt"):
         number = int(path.stem.split("_")[1])
@@ -904,7 +901,7 @@ def _test(s: _Search, trials: Sequence[optuna.trial.FrozenTrial], *, wait: bool)
 
     data = s.data
     config = replace(s.train_config, seed=s.config.seed)
-    pending = {_weights_source(t) for t in _front_trials(trials, s.objectives) + _reference_trials(trials)}
+    pending = {weights_source(t) for t in _front_trials(trials, s.objectives) + _reference_trials(trials)}
     by_number = {t.number: t for t in trials}
     deadline = time.monotonic() + 10 * 60
     while True:
@@ -1053,9 +1050,7 @@ class _Progress:
     def update(self, trials: Sequence[optuna.trial.FrozenTrial], number: int | None = None) -> None:
         if self.bar is None:
             return
-        outcomes = trial_outcomes(trials)
-        done = sum(1 for t in trials if not t.user_attrs.get("reference")
-                   and outcomes[t.number] in ("trained", "over budget", "failed"))
+        done = _counted_candidates(trials, trial_outcomes(trials), _FINISHED)
         self.bar.n = min(done, self.bar.total)
         if number is not None:
             t = trials[number]
@@ -1073,8 +1068,8 @@ class _Progress:
 
 
 def _count_line(counts: dict[str, int]) -> str:
-    searched = sum(counts.get(k, 0) for k in ("trained", "over budget", "failed"))
-    parts = [f"{counts.get(k, 0)} {k}" for k in ("trained", "over budget", "failed") if counts.get(k)]
+    searched = sum(counts.get(k, 0) for k in _FINISHED)
+    parts = [f"{counts.get(k, 0)} {k}" for k in _FINISHED if counts.get(k)]
     line = f"{searched} candidate{'s' if searched != 1 else ''} ({', '.join(parts) or 'none'})"
     extra = [f"{counts.get('references', 0)} reference{'s' if counts.get('references', 0) != 1 else ''}"]
     if counts.get("repeat"):
@@ -1101,7 +1096,7 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
     tested = result.test_accuracy
     for t in result.pareto:
         cost = t.user_attrs["cost"]
-        test = tested.get(_weights_source(t))
+        test = tested.get(weights_source(t))
         name = t.user_attrs.get("reference")
         lines.append(f"  {t.number:>5} {_value(t, objectives, 'accuracy'):>8.4f} "
                      f"{'-' if test is None else f'{test:.4f}':>8} "
@@ -1110,7 +1105,7 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
     lines.append("references (trained under the same protocol):")
     for t in result.references:
         cost = t.user_attrs["cost"]
-        test = tested.get(_weights_source(t))
+        test = tested.get(weights_source(t))
         beaten = [p for p in result.pareto if not p.user_attrs.get("reference") and
                   _dominates(_oriented(p, objectives), _oriented(t, objectives))]
         # the most accurate of them, as the report names it

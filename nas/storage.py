@@ -35,7 +35,7 @@ from typing import Any
 import optuna
 
 __all__ = ["MAX_RETRIES", "Heartbeat", "StorageError", "StudyLock", "Worker", "display_url", "fail_dead_trials",
-           "grace_period", "open_storage", "resolve_url", "retry"]
+           "grace_period", "open_storage", "quiet_optuna_warnings", "resolve_url", "retry", "worker_alive"]
 
 MAX_RETRIES = 2  # a trial whose worker died is run again at most this many times (then it stays failed)
 _TRIAL_STATE = optuna.trial.TrialState
@@ -170,6 +170,9 @@ class StudyLock:
         # a signed 64-bit key for pg_advisory_lock, the same in every process
         return int.from_bytes(hashlib.sha256(f"nas:{self.name}".encode()).digest()[:8], "big", signed=True)
 
+    def _mysql_name(self) -> str:  # MySQL lock names have at most 64 characters
+        return f"nas:{hashlib.sha256(self.name.encode()).hexdigest()[:40]}"
+
     def _acquire(self) -> Any:
         if self._backend == "sqlite":
             if self._path is None:  # in memory: one process only
@@ -192,9 +195,8 @@ class StudyLock:
         conn = engine.connect()
         if self._backend == "postgresql":
             conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": self._key()})
-        else:  # mysql: names of at most 64 characters
-            name = f"nas:{hashlib.sha256(self.name.encode()).hexdigest()[:40]}"
-            conn.execute(sqlalchemy.text("SELECT GET_LOCK(:n, -1)"), {"n": name})
+        else:
+            conn.execute(sqlalchemy.text("SELECT GET_LOCK(:n, -1)"), {"n": self._mysql_name()})
         conn.commit()
         return conn
 
@@ -210,8 +212,7 @@ class StudyLock:
             if self._backend == "postgresql":
                 held.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key()})
             else:
-                name = f"nas:{hashlib.sha256(self.name.encode()).hexdigest()[:40]}"
-                held.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+                held.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:n)"), {"n": self._mysql_name()})
             held.commit()
         finally:
             held.close()
@@ -328,19 +329,14 @@ class Worker:
         return state not in ("Z", "X") and (self.ticks is None or ticks == self.ticks)
 
 
-def last_seen(study: optuna.Study, worker: Worker) -> float | None:
-    """When ``worker`` last recorded its presence in the study (seconds since the epoch), if ever."""
-    seen = study.user_attrs.get(f"worker:{worker.key}")
-    return float(seen["seen"]) if isinstance(seen, dict) and "seen" in seen else None
-
-
 def worker_alive(study: optuna.Study, worker: Worker, *, heartbeat: int) -> bool:
-    """Whether ``worker`` is still there: its process on this host, its presence record otherwise."""
+    """Whether ``worker`` is still there: its process on this host; on another, a presence recorded by
+    its :class:`Heartbeat` within the grace period."""
     alive = worker.alive()
     if alive is not None:
         return alive
-    seen = last_seen(study, worker)
-    return seen is not None and time.time() - seen < grace_period(heartbeat)
+    seen = study.user_attrs.get(f"worker:{worker.key}")
+    return isinstance(seen, dict) and time.time() - float(seen.get("seen", 0)) < grace_period(heartbeat)
 
 
 class Heartbeat:

@@ -30,6 +30,7 @@ from .search import (
     normalised_hypervolume,
     pareto_front,
     trial_outcomes,
+    weights_source,
 )
 from .storage import StorageError, display_url, resolve_url
 
@@ -169,7 +170,7 @@ class Study:
         references); a repeat of an earlier trial has that trial's."""
         trials = self.optuna_study.get_trials(deepcopy=False)
         if isinstance(number, int) and 0 <= number < len(trials):
-            number = int(trials[number].user_attrs.get("repeat_of", number))
+            number = weights_source(trials[number])
         return self._weights(number)
 
     def _weights(self, number: int) -> Path:
@@ -207,7 +208,7 @@ class Study:
             values = dict(zip(objectives, t.values)) if t.values is not None else {}
             feasible = all(v <= 0 for v in t.constraints.values()) if t.constraints else bool(cost)
             trained = outcomes[t.number] == "trained"
-            source = int(t.user_attrs.get("repeat_of", t.number))
+            source = weights_source(t)
             scored = t.state == _STATES.COMPLETE and outcomes.get(source) == "trained"  # trained, or repeats one
             weights = self._weights(source)
             rows.append({
