@@ -84,16 +84,17 @@ def report_data(study: Study) -> ReportData:
         raise StudyError(f"study {study.name!r} has no trained trial yet ({len(trials)} trial{'s' * (len(trials) != 1)}"
                          f"{': ' if states else ''}"
                          f"{states}): run or resume `python -m nas.search` first, then report")
-    searched = trials[trials.reference == ""]
+    outcome = trials.outcome[trials.reference == ""]
     counts = {
         "trials": len(trials),
-        "search trials": len(searched),
         "references": int((trials.reference != "").sum()),
-        "trained": int(trials.trained.sum()),
-        "over budget, not trained": int((~searched.feasible & (searched.state == "COMPLETE")
-                                         & ~searched.trained).sum()),
-        "failed": int((trials.state == "FAIL").sum()),
-        "running or waiting": int(trials.state.isin(["RUNNING", "WAITING"]).sum()),
+        "candidates priced": int(outcome.isin(["trained", "stopped", "over budget", "failed"]).sum()),
+        "candidates trained": int((outcome == "trained").sum()),
+        "stopped early (successive halving)": int((outcome == "stopped").sum()),
+        "over budget, not trained": int((outcome == "over budget").sum()),
+        "failed": int((outcome == "failed").sum()),
+        "repeats, not trained again": int((outcome == "repeat").sum()),
+        "running or waiting": int(outcome.isin(["running", "waiting"]).sum()),
     }
     pareto = study.pareto(trials)
     counts["Pareto set"] = len(pareto)
@@ -152,9 +153,13 @@ def write_report(study: Study, out: str | Path | None = None, *, png: bool = Tru
 def summary(data: ReportData) -> str:
     """A few lines for the terminal: the counts, the front, and which references the search beat."""
     counts = data.counts
-    lines = [(f"{data.study} ({data.dataset}): {counts['trials']} trials ({counts['search trials']} searched, "
-             f"{counts['references']} references, {counts['trained']} trained, {counts['failed']} failed); "
-             f"Pareto set of {counts['Pareto set']}; hypervolume {data.final_hypervolume:.4f}")]
+    lines = [(f"{data.study} ({data.dataset}): {counts['trials']} trials ({counts['candidates priced']} candidates "
+              f"priced, {counts['candidates trained']} of them trained"
+              + (f", {counts['stopped early (successive halving)']} stopped early"
+                 if counts["stopped early (successive halving)"] else "")
+              + f", {counts['over budget, not trained']} over the "
+              f"budget, {counts['failed']} failed; {counts['references']} references); "
+              f"Pareto set of {counts['Pareto set']}; hypervolume {data.final_hypervolume:.4f}")]
     dominated = data.dominated()
     for r in data.references.itertuples():
         verdict = f"dominated by trial {dominated[r.reference]}" if r.reference in dominated else "not dominated"

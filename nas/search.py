@@ -42,6 +42,8 @@ import torch
 from .cost import Cost, count, format_count, min_resolution
 from .files import save_atomic, unwritable
 from .genome import Genome
+from .halving import Halving, judge
+from .pareto import dominates, hypervolume, normalised_hypervolume, pareto_front
 from .space import Space, get_space, list_spaces
 from .storage import (
     Heartbeat,
@@ -74,14 +76,18 @@ __all__ = [
 OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize",
               "memory": "minimize"}
 SAMPLERS = ("tpe", "nsga2", "nsga3", "gp", "random")
+FIDELITIES = ("none", "asha")
 BUDGET_METRICS = ("macs", "params", "flops")
 _SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
 MAX_RESOLUTION = 1024  # the proxy trains small images; larger ones cannot fit a batch of activations in memory
 MAX_REPEATS_IN_A_ROW = 25  # samples of already-trained networks in a row before a worker says the space is exhausted
+# candidates priced over the budget in a row before a worker says almost nothing fits: pricing is free, and
+# TPE learns the constraint within a few dozen trials, but 1 random network of mobile in 100 fits at 80M MACs
+MAX_OVER_BUDGET_IN_A_ROW = 500
 _POLL = 2.0  # seconds between looks at the study while waiting for other workers
 _STATES = optuna.trial.TrialState
 # exit codes of a worker process (``--workers``): what its loop ended with
-_EXIT = {"done": 0, "timeout": 0, "exhausted": 0, "interrupted": 130}
+_EXIT = {"done": 0, "timeout": 0, "exhausted": 0, "stalled": 0, "interrupted": 130}
 
 
 class SearchError(ValueError):
@@ -92,15 +98,16 @@ class SearchError(ValueError):
 # options
 
 
-def parse_budget(text: str) -> int:
+def parse_budget(text: str, option: str = "budget") -> int:
     """``"300M"`` -> 300_000_000. Suffixes K, M, G (powers of 1000, either case); a plain number is taken as is."""
     match = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+)\s*([KMG]?)\s*", str(text), flags=re.IGNORECASE)
+    example = ("300M for 300 million MACs, 5M with --budget-metric params" if option == "budget"
+               else "2M for 2 million images")
     if not match:
-        raise SearchError(f"budget {text!r} is not a number with an optional K, M or G suffix "
-                          "(for example 300M for 300 million MACs, 5M with --budget-metric params)")
+        raise SearchError(f"{option} {text!r} is not a number with an optional K, M or G suffix (for example {example})")
     value = float(match.group(1)) * _SUFFIXES[match.group(2).upper()]
     if value < 1:
-        raise SearchError(f"budget {text!r} must be positive, for example 300M")
+        raise SearchError(f"{option} {text!r} must be positive, for example {example.split(' for ')[0]}")
     return int(value)
 
 
@@ -147,6 +154,10 @@ class SearchConfig:
     heartbeat: int = 30                           # seconds between heartbeats; another host's trial is dead after 4
     studies_dir: str = "studies"
     progress: bool = True
+    fidelity: str = "none"                        # none | asha: successive halving over the epochs
+    eta: int = 3                                  # asha: the best 1/eta of a rung go on
+    min_epochs: int = 1                           # asha: the first rung
+    images: int | None = None                     # stop starting candidates once they have trained this many images
     train_options: dict[str, Any] = field(default_factory=dict)  # other TrainConfig fields
 
 
@@ -171,6 +182,15 @@ def _check_config(config: SearchConfig) -> Space:
         raise SearchError(f"--sampler {config.sampler!r} is not one of {', '.join(SAMPLERS)}")
     if config.references not in ("all", "feasible", "none"):
         raise SearchError(f"--references {config.references!r} is not one of all, feasible, none")
+    if config.fidelity not in FIDELITIES:
+        raise SearchError(f"--fidelity {config.fidelity!r} is not one of {', '.join(FIDELITIES)}")
+    if config.fidelity == "asha":
+        try:
+            Halving.of(config.epochs, eta=config.eta, min_epochs=config.min_epochs)
+        except ValueError as exc:
+            raise SearchError(str(exc)) from None
+    if config.images is not None and (not isinstance(config.images, int) or config.images < 1):
+        raise SearchError(f"--images {config.images!r} must be a positive number of training images (2M = 2 million)")
     for name in ("trials", "epochs", "batch_size", "resolution", "workers", "heartbeat"):
         value = getattr(config, name)
         if not isinstance(value, int) or value < 1:
@@ -249,68 +269,15 @@ def measure_latency(genome: Genome, *, resolution: int, in_channels: int, num_cl
 
 
 # ----------------------------------------------------------------------------------------------
-# Pareto front and hypervolume (objectives already oriented for minimisation)
-
-
-def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
-
-
-def pareto_front(points: dict[int, Sequence[float]]) -> list[int]:
-    """Keys of the non-dominated points (minimisation in every coordinate)."""
-    return [k for k, p in points.items() if not any(_dominates(q, p) for j, q in points.items() if j != k)]
-
-
-def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:
-    """Exact hypervolume dominated by ``points`` (minimisation) up to ``reference``, in 2 or 3 dimensions."""
-    pts = [tuple(p) for p in points if all(x < r for x, r in zip(p, reference))]
-    if not pts:
-        return 0.0
-    if len(reference) == 2:
-        volume, best_y = 0.0, reference[1]
-        for x, y in sorted(pts):
-            if y < best_y:
-                volume += (reference[0] - x) * (best_y - y)
-                best_y = y
-        return volume
-    # 3D: sweep the third coordinate, summing 2D slices
-    pts.sort(key=lambda p: p[2])
-    volume = 0.0
-    for i, p in enumerate(pts):
-        upper = pts[i + 1][2] if i + 1 < len(pts) else reference[2]
-        volume += hypervolume([q[:2] for q in pts[: i + 1]], reference[:2]) * (upper - p[2])
-    return volume
-
-
-def normalised_hypervolume(values: Sequence[Sequence[float]], objectives: Sequence[str], *, budget_metric: str,
-                           budget: float, seen: Sequence[Sequence[float]] = ()) -> float:
-    """Hypervolume of objective vectors ``values`` (as Optuna stores them: accuracy first, then costs)
-    with accuracy in [0, 1] and each cost normalised by the budget when the budget counts it, else by
-    the largest value in ``seen``; reference point: accuracy 0, every cost 1."""
-    if not values:
-        return 0.0
-    scales = []
-    for i, o in enumerate(objectives):
-        if o == "accuracy":
-            scales.append(1.0)
-        elif o == budget_metric:
-            scales.append(float(budget))
-        else:
-            scales.append(max([v[i] for v in seen] + [v[i] for v in values]) or 1.0)
-    points = [[(-x if o == "accuracy" else x) / s for x, o, s in zip(v, objectives, scales)] for v in values]
-    reference = [0.0 if o == "accuracy" else 1.0 for o in objectives]
-    return hypervolume(points, reference)
-
-
 # ----------------------------------------------------------------------------------------------
 # what became of each trial
 
 
 def trial_outcomes(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, str]:
-    """What became of each trial, by number: ``trained``, ``over budget`` (priced, not trained),
-    ``repeat`` (a network trained before: its result is reused), ``failed``, ``retried`` (stopped
-    before finishing: Ctrl-C, or its worker died; a later trial runs it again), ``running`` or
-    ``waiting``. Every count in the search, the progress and the summary is made from these."""
+    """What became of each trial, by number: ``trained``, ``stopped`` (by successive halving at a rung:
+    not a result of the full protocol), ``over budget`` (priced, not trained), ``repeat`` (a network
+    tried before: its result is reused), ``failed``, ``retried`` (stopped before finishing: Ctrl-C, or
+    its worker died; a later trial runs it again), ``running`` or ``waiting``. Every count in the search, the progress and the summary is made from these."""
     retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
     outcomes = {}
     for t in trials:
@@ -322,21 +289,33 @@ def trial_outcomes(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, str]
             outcome = "repeat"
         elif t.state == _STATES.COMPLETE:
             outcome = "trained" if str(t.user_attrs.get("status", "")).startswith("trained") else "over budget"
+        elif t.state == _STATES.PRUNED:
+            outcome = "stopped"
         else:
             outcome = "retried" if t.number in retried else "failed"
         outcomes[t.number] = outcome
     return outcomes
 
 
-# a network tried to the end (trained, priced over the budget, or failed): what a repeat reuses
-_FINISHED = ("trained", "over budget", "failed")
-# the candidates that --trials counts: one per distinct network tried (repeats and retried ones are not)
-_COUNTED = (*_FINISHED, "running", "waiting")
+# the candidates that --trials counts once they are over: one per distinct network given to the trainer
+# (trained, stopped at a rung, or failed in training); over-budget ones are priced only and cost nothing, repeats reuse a
+# result, retried ones run again
+_TRAINED = ("trained", "stopped", "failed")
+# a network tried to the end: what a repeat reuses
+_FINISHED = (*_TRAINED, "over budget")
+# what --trials counts: a running trial may still be training, a waiting one will be
+_COUNTED = (*_TRAINED, "running", "waiting")
 
 
 def _counted_candidates(trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str],
                         kinds: Sequence[str] = _COUNTED) -> int:
     return sum(1 for t in trials if not t.user_attrs.get("reference") and outcomes[t.number] in kinds)
+
+
+def images_trained(trials: Sequence[optuna.trial.FrozenTrial]) -> int:
+    """Training images the candidates have used (epochs × training images each; references left out,
+    stopped, failed and killed candidates counted): the compute that ``--images`` bounds."""
+    return sum(int(t.user_attrs.get("images_trained", 0)) for t in trials if not t.user_attrs.get("reference"))
 
 
 def _value(t: optuna.trial.FrozenTrial, objectives: Sequence[str], name: str) -> float:
@@ -458,6 +437,14 @@ class _Interrupted(Exception):
     pass
 
 
+class _Stopped(Exception):
+    """A candidate stopped by successive halving at a rung (or a repeat of one): a pruned trial."""
+
+    def __init__(self, reason: str, outcome: str = "stopped") -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+
+
 class _TrialError(Exception):
     """A candidate that cannot be trained: the trial fails with this reason, the search goes on."""
 
@@ -497,6 +484,7 @@ class _Search:
     weights_dir: Path
     worker: Worker
     versions: dict[str, str]
+    smallest: int  # the cost of the space's cheapest network, in the budget's metric
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -504,6 +492,11 @@ class _Search:
 
     def trials(self) -> list[optuna.trial.FrozenTrial]:
         return self.study.get_trials(deepcopy=False)
+
+    @property
+    def halving(self) -> Halving | None:
+        c = self.config
+        return Halving.of(c.epochs, eta=c.eta, min_epochs=c.min_epochs) if c.fidelity == "asha" else None
 
 
 def _prepare(config: SearchConfig) -> _Search:
@@ -555,7 +548,9 @@ def _prepare(config: SearchConfig) -> _Search:
     protocol = train_config.to_dict() | {"train_size": len(x_train), "val_size": len(x_val)}
     settings = {"space": space.name, "budget": config.budget, "budget_metric": budget_metric,
                 "objectives": list(config.objectives), "dataset": dataset_name,
-                "target_resolution": res, "num_classes": num_classes, "in_channels": in_channels}
+                "target_resolution": res, "num_classes": num_classes, "in_channels": in_channels,
+                "fidelity": str(Halving.of(config.epochs, eta=config.eta, min_epochs=config.min_epochs))
+                if config.fidelity == "asha" else "none"}
     mean, std = data.mean_std()
     try:
         with lock:
@@ -594,7 +589,7 @@ def _prepare(config: SearchConfig) -> _Search:
     train_config = replace(train_config, threads=threads)
     return _Search(config=config, space=space, data=data, train=(x_train, y_train), val=(x_val, y_val),
                    train_config=train_config, mean=mean, std=std, study=study, storage_url=url, lock=lock,
-                   weights_dir=weights_dir, worker=worker, versions=_versions())
+                   weights_dir=weights_dir, worker=worker, versions=_versions(), smallest=smallest)
 
 
 def _shared_threads(study: optuna.Study, me: Worker, config: SearchConfig) -> int | None:
@@ -644,25 +639,28 @@ def _retry_interrupted(study: optuna.Study) -> None:
 
 
 def _next_step(s: _Search, trials: list[optuna.trial.FrozenTrial], timed_out: bool) -> str:
-    """What this worker does next: ``ask`` (a waiting trial, or a new candidate while ``--trials`` is not
-    reached), ``wait`` (other workers' trials are running: they may fail and need a retry, and the
+    """What this worker does next: ``ask`` (a waiting trial, or a new candidate while neither ``--trials``
+    nor ``--images`` is reached), ``wait`` (other workers' trials are running: they may fail and need a retry, and the
     front is not final), ``done`` or ``timeout`` (the references still run first). Decided under the
     study's lock."""
     waiting = [t for t in trials if t.state == _STATES.WAITING]
     if timed_out and not any(t.user_attrs.get("reference") for t in waiting):
         return "timeout"
     outcomes = trial_outcomes(trials)
-    if waiting or _counted_candidates(trials, outcomes) < s.config.trials:
+    images = s.config.images
+    if waiting or (_counted_candidates(trials, outcomes) < s.config.trials
+                   and (images is None or images_trained(trials) < images)):
         return "ask"
     return "wait" if "running" in outcomes.values() else "done"
 
 
 def _work(s: _Search, progress: _Progress | None = None) -> str:
     """Run trials until the study has ``--trials`` candidates and nothing runs or waits; returns how
-    the loop ended: ``done``, ``timeout``, ``exhausted`` (only repeats were sampled) or ``interrupted``."""
+    the loop ended: ``done``, ``timeout``, ``exhausted`` (only repeats were sampled), ``stalled`` (only
+    over-budget candidates were sampled) or ``interrupted``."""
     config = s.config
     started = time.monotonic()
-    candidates = repeats = 0
+    candidates = repeats = over_budget = 0
     info = {"threads": s.train_config.threads, "device": s.train_config.device}
     try:
         with quiet_optuna_warnings(), Heartbeat(s.study, s.worker, config.heartbeat, info) as heartbeat:
@@ -699,10 +697,27 @@ def _work(s: _Search, progress: _Progress | None = None) -> str:
                           "looks exhausted at this budget; stopping (raise --budget, or use another --sampler)",
                           file=sys.stderr)
                     return "exhausted"
+                over_budget = over_budget + 1 if outcome == "over budget" else 0
+                if over_budget >= MAX_OVER_BUDGET_IN_A_ROW:
+                    print(_stall_message(s, over_budget), file=sys.stderr)
+                    return "stalled"
     except (_Interrupted, KeyboardInterrupt):
         print("\ninterrupted: the study is saved; rerun the same command to resume where it stopped",
               file=sys.stderr)
         return "interrupted"
+
+
+def _stall_message(s: _Search, in_a_row: int) -> str:
+    trials = [t for t in s.trials() if "budget" in t.user_attrs and not t.user_attrs.get("reference")]
+    outcomes = trial_outcomes(trials)
+    cheapest = min(trials, key=lambda t: t.user_attrs["budget"]["value"])
+    metric, budget = s.config.budget_metric, s.config.budget
+    trained = sum(1 for t in trials if outcomes[t.number] in _TRAINED)
+    return (f"the last {in_a_row} candidates sampled were all over the budget of {budget:,} {metric}: almost "
+            f"nothing of the {s.space.name!r} space fits it. {len(trials)} candidates priced in all, {trained} "
+            f"trained; the cheapest seen costs {cheapest.user_attrs['budget']['value']:,} {metric} (trial "
+            f"{cheapest.number}), the cheapest network of the space {s.smallest:,}. Stopping; raise --budget, "
+            f"or search a space of smaller networks")
 
 
 def _run_trial(s: _Search, trial: optuna.trial.Trial) -> str:
@@ -720,6 +735,10 @@ def _run_trial(s: _Search, trial: optuna.trial.Trial) -> str:
     except _TrialError as exc:
         trial.set_user_attr("fail_reason", str(exc))
         _tell(s, trial, state=_STATES.FAIL)
+        return exc.outcome
+    except _Stopped as exc:
+        trial.set_user_attr("status", str(exc))
+        _tell(s, trial, state=_STATES.PRUNED)
         return exc.outcome
     except Exception as exc:  # noqa: BLE001 - a failing candidate must not stop the search
         trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
@@ -771,6 +790,9 @@ def _evaluate(s: _Search, trial: optuna.trial.Trial) -> tuple[list[float], str]:
         if original.state == _STATES.FAIL:
             raise _TrialError(f"repeat of trial {original.number}, which failed: "
                               f"{original.user_attrs.get('fail_reason', 'no reason recorded')}", outcome="repeat")
+        if original.state == _STATES.PRUNED:
+            raise _Stopped(f"repeat of trial {original.number}, not trained again "
+                           f"({original.user_attrs.get('status', '')})", outcome="repeat")
         trial.set_user_attr("status", f"repeat of trial {original.number}, not trained again "
                                       f"({original.user_attrs.get('status', '')})")
         for key in ("val_curve", "latency_ms"):
@@ -791,10 +813,18 @@ def _evaluate(s: _Search, trial: optuna.trial.Trial) -> tuple[list[float], str]:
     torch.manual_seed(config.seed + trial.number)
     model = build(genome, num_classes=data.num_classes, in_channels=data.in_channels)
     curve: list[float] = []
+    halving = s.halving if reference is None else None
+    rungs: dict[str, list[float]] = {}
 
     def on_epoch(epoch: int, accuracy: float) -> None:
         curve.append(accuracy)
         trial.set_user_attr("val_curve", curve)
+        trial.set_user_attr("images_trained", epoch * len(s.train[0]))
+        if halving is not None and epoch in halving.rungs:
+            rungs[str(epoch)] = [accuracy if o == "accuracy" else objective_values[o] for o in config.objectives]
+            trial.set_user_attr("rungs", rungs)  # the accuracy (and costs) at every rung reached
+            if halving.judged(epoch):
+                _judge(s, trial, halving, epoch)
 
     trial_config = replace(s.train_config, seed=config.seed + trial.number)
     trial.set_user_attr("protocol", trial_config.to_dict())
@@ -813,6 +843,32 @@ def _evaluate(s: _Search, trial: optuna.trial.Trial) -> tuple[list[float], str]:
     save_atomic(model.state_dict(), s.weights_dir / f"trial_{trial.number}.pt")  # a kill leaves no truncated file
     objective_values["accuracy"] = float(result.val_accuracy[-1])
     return [objective_values[o] for o in config.objectives], "trained"
+
+
+def _rung_results(s: _Search, trials: Sequence[optuna.trial.FrozenTrial], epochs: int) -> dict[int, list[float]]:
+    """The candidates' results at the rung of ``epochs`` (trial number -> objectives oriented for
+    minimisation): those running, finished or stopped; not the references (trained in full, never
+    judged), not repeats (copies), not failed or killed trials (their retry records its own)."""
+    results = {}
+    for t in trials:
+        rung = t.user_attrs.get("rungs", {}).get(str(epochs))
+        if (rung is not None and t.state in (_STATES.RUNNING, _STATES.COMPLETE, _STATES.PRUNED)
+                and not t.user_attrs.get("reference") and "repeat_of" not in t.user_attrs):
+            results[t.number] = [-v if o == "accuracy" else v for o, v in zip(s.objectives, rung)]
+    return results
+
+
+def _judge(s: _Search, trial: optuna.trial.Trial, halving: Halving, epochs: int) -> None:
+    """Judge a candidate at a rung, under the study's lock so that workers judging at once see each
+    other's results; the decision is stored on the trial, and :class:`_Stopped` raised if it stops."""
+    with s.lock:
+        results = _rung_results(s, s.trials(), epochs)
+        decision = judge(results, trial.number, eta=halving.eta, epochs=epochs)
+        decisions = [*trial.user_attrs.get("halving", []), {"epochs": epochs, "position": decision.position,
+                                                          "of": decision.of, "kept": decision.kept}]
+        trial.set_user_attr("halving", decisions)
+    if not decision.promoted:
+        raise _Stopped(f"stopped after {epochs} of {halving.rungs[-1]} epochs by successive halving ({decision})")
 
 
 def _claim(s: _Search, trial: optuna.trial.Trial, genome: Genome, will_train: bool) -> optuna.trial.FrozenTrial | None:
@@ -933,6 +989,7 @@ def _counts(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, int]:
     outcomes = trial_outcomes(trials)
     counts = Counter(outcomes[t.number] for t in trials if not t.user_attrs.get("reference"))
     counts["references"] = len(_reference_trials(trials))
+    counts["images"] = images_trained(trials)
     return dict(counts)
 
 
@@ -1050,7 +1107,7 @@ class _Progress:
     def update(self, trials: Sequence[optuna.trial.FrozenTrial], number: int | None = None) -> None:
         if self.bar is None:
             return
-        done = _counted_candidates(trials, trial_outcomes(trials), _FINISHED)
+        done = _counted_candidates(trials, trial_outcomes(trials), _TRAINED)
         self.bar.n = min(done, self.bar.total)
         if number is not None:
             t = trials[number]
@@ -1068,16 +1125,23 @@ class _Progress:
 
 
 def _count_line(counts: dict[str, int]) -> str:
-    searched = sum(counts.get(k, 0) for k in _FINISHED)
-    parts = [f"{counts.get(k, 0)} {k}" for k in _FINISHED if counts.get(k)]
-    line = f"{searched} candidate{'s' if searched != 1 else ''} ({', '.join(parts) or 'none'})"
-    extra = [f"{counts.get('references', 0)} reference{'s' if counts.get('references', 0) != 1 else ''}"]
-    if counts.get("repeat"):
-        extra.append(f"{counts['repeat']} repeat{'s' if counts['repeat'] != 1 else ''} of trained networks "
-                     "(not trained again)")
-    if counts.get("retried"):
-        extra.append(f"{counts['retried']} stopped and run again")
-    return f"{line}; {'; '.join(extra)}"
+    def n(k: str) -> int:
+        return counts.get(k, 0)
+
+    def plural(k: int, word: str) -> str:
+        return f"{k} {word}{'s' if k != 1 else ''}"
+
+    priced = sum(n(k) for k in _FINISHED)
+    parts = [f"{n('trained')} trained"] + ([f"{n('stopped')} stopped early by successive halving"]
+                                           if n("stopped") else [])
+    parts += [f"{n('over budget')} over the budget (not trained)"]
+    parts += [f"{n('failed')} failed"] if n("failed") else []
+    extra = [f"{n('images'):,} images trained by the candidates", plural(n("references"), "reference")]
+    if n("repeat"):
+        extra.append(f"{plural(n('repeat'), 'repeat')} of trained networks (not trained again)")
+    if n("retried"):
+        extra.append(f"{n('retried')} stopped and run again")
+    return f"{plural(priced, 'candidate')} priced: {', '.join(parts)}; {'; '.join(extra)}"
 
 
 def summary(result: SearchResult, config: SearchConfig) -> str:
@@ -1107,7 +1171,7 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
         cost = t.user_attrs["cost"]
         test = tested.get(weights_source(t))
         beaten = [p for p in result.pareto if not p.user_attrs.get("reference") and
-                  _dominates(_oriented(p, objectives), _oriented(t, objectives))]
+                  dominates(_oriented(p, objectives), _oriented(t, objectives))]
         # the most accurate of them, as the report names it
         verdict = (f"dominated by trial {max(beaten, key=lambda p: _value(p, objectives, 'accuracy')).number}"
                    if beaten else "not dominated by the search")
@@ -1141,8 +1205,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="two or three of accuracy, macs, params, latency (CPU ms, batch 1, median), "
                              "memory (peak activation bytes)")
     parser.add_argument("--trials", type=int, default=30,
-                        help="candidates the study should reach, one per distinct network (references and "
-                             "repeats of trained networks not counted): a rerun adds what is missing")
+                        help="candidates the study should train, one per distinct network: references, "
+                             "repeats of trained networks and candidates priced over the budget (recorded, not "
+                             "trained) are not counted; a rerun adds what is missing")
     parser.add_argument("--timeout", type=float, default=13 * 60,
                         help="seconds of search in this run, references included (they train first and are never "
                              "cut: a timeout they use up is said so); then the Pareto set is tested. 0: no limit. "
@@ -1151,6 +1216,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tpe: the default, multivariate TPE learns from 10 trials on, handles categorical "
                              "spaces and the budget constraint and serves a few hundred trials best; nsga2/nsga3 "
                              "need many generations of 20; gp is slow on spaces of 100+ categorical parameters")
+    parser.add_argument("--fidelity", default="none", choices=FIDELITIES,
+                        help="asha: asynchronous successive halving over the epochs (MO-ASHA): a candidate is judged "
+                             "after --min-epochs, ×eta, ×eta²… epochs against the results at that rung (non-dominated "
+                             "sorting over accuracy and cost, hypervolume contribution for ties) and goes on only when in "
+                             "the best 1/eta; stopped ones are recorded, never on the front")
+    parser.add_argument("--eta", type=int, default=3, help="asha: the reduction factor (the best 1/eta go on)")
+    parser.add_argument("--min-epochs", type=int, default=1, help="asha: epochs before the first judgement")
+    parser.add_argument("--images", default=None,
+                        help="compute budget: start no new candidate once the candidates have trained this many "
+                             "images in all (epochs × training images; K/M/G suffixes; references left out); the "
+                             "search then ends at --images or --trials, whichever comes first")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the split and the training; the sampler draws from it and each trial's number, "
                              "so one worker repeats itself and other workers or a resumed run draw other networks")
@@ -1205,6 +1281,8 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         epochs=args.epochs, train_size=args.train_size, val_size=args.val_size, batch_size=args.batch_size,
         resolution=args.resolution, device=args.device, threads=args.threads, workers=args.workers,
         heartbeat=args.heartbeat, studies_dir=args.studies_dir, progress=not args.no_progress,
+        fidelity=args.fidelity, eta=args.eta, min_epochs=args.min_epochs,
+        images=None if args.images is None else parse_budget(args.images, "--images"),
     )
 
 

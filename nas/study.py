@@ -24,14 +24,8 @@ import optuna
 import pandas as pd
 
 from .genome import Genome, InvertedResidual, Pool
-from .search import (
-    _dominates,
-    held_out_accuracies,
-    normalised_hypervolume,
-    pareto_front,
-    trial_outcomes,
-    weights_source,
-)
+from .pareto import dominates, normalised_hypervolume, pareto_front
+from .search import held_out_accuracies, trial_outcomes, weights_source
 from .storage import StorageError, display_url, resolve_url
 
 __all__ = ["Study", "StudyError", "genome_choices", "open_study"]
@@ -190,9 +184,11 @@ class Study:
         ``trained``, ``pareto``, ``dominated_by`` (a search trial on the front that dominates this
         one, else -1), ``genome``, ``status``, ``fail_reason``, ``train_seconds``,
         ``images_per_second``, ``weights`` (path of the saved weights, or ""), ``outcome`` (trained,
-        over budget, repeat, failed, retried, running, waiting: see :func:`nas.search.trial_outcomes`)
-        and ``repeat_of`` (the earlier trial of the same network whose result a repeat reuses, else -1;
-        a repeat has that trial's accuracies and weights, and is never on the front itself).
+        stopped, over budget, repeat, failed, retried, running, waiting: see
+        :func:`nas.search.trial_outcomes`), ``repeat_of`` (the earlier trial of the same network whose
+        result a repeat reuses, else -1; a repeat has that trial's accuracies and weights, and is never
+        on the front itself) and ``epochs`` (epochs trained: fewer than the protocol's for a candidate
+        that successive halving stopped, whose ``accuracy`` is then NaN: it is no result of the protocol).
 
         The other tables take this one as ``trials=`` to save reading the study again.
         """
@@ -226,6 +222,7 @@ class Study:
                 "fail_reason": t.user_attrs.get("fail_reason") or retry_reasons.get(t.number, ""),
                 "train_seconds": t.user_attrs.get("train_seconds", math.nan),
                 "images_per_second": t.user_attrs.get("images_per_second", math.nan),
+                "epochs": len(t.user_attrs.get("val_curve", [])),
                 "weights": str(weights) if weights.exists() else "",
                 "outcome": outcomes[t.number], "repeat_of": source if source != t.number else -1,
             })
@@ -244,7 +241,7 @@ class Study:
         searched = sorted((n for n in front if not frame.at[n, "reference"]), key=lambda n: -frame.at[n, "accuracy"])
         for n, row in frame[frame.accuracy.notna()].iterrows():
             mine = oriented(row)
-            frame.at[n, "dominated_by"] = next((m for m in searched if _dominates(candidates[m], mine)), -1)
+            frame.at[n, "dominated_by"] = next((m for m in searched if dominates(candidates[m], mine)), -1)
         return frame
 
     def pareto(self, trials: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -336,7 +333,7 @@ class Study:
 _COLUMNS = ["number", "state", "reference", "accuracy", "test_accuracy", "macs", "flops", "params", "activations",
             "receptive_field", "latency_ms", "memory", "budget_value", "feasible", "trained", "pareto",
             "dominated_by", "genome", "status", "fail_reason", "train_seconds", "images_per_second", "weights",
-            "outcome", "repeat_of"]
+            "outcome", "repeat_of", "epochs"]
 
 
 def _column(objective: str) -> str:

@@ -31,7 +31,9 @@ def load(tmp_path: Path, name: str) -> optuna.Study:
 
 
 def candidates(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    return [t for t in study.trials if not t.user_attrs.get("reference")]
+    """The candidates that --trials counts: given to the trainer (over-budget ones are only priced)."""
+    outcomes = search.trial_outcomes(study.trials)
+    return [t for t in study.trials if not t.user_attrs.get("reference") and outcomes[t.number] in ("trained", "failed")]
 
 
 def test_end_to_end_on_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,7 +165,7 @@ def test_every_candidate_failing_says_so_and_exits_1(tmp_path: Path, capsys: pyt
     assert run_cli(tmp_path, "--space", "mobile", "--budget", "2G", "--dataset", "digits", "--references", "none",
                    "--trials", "2") == 1
     out = capsys.readouterr().out
-    assert "2 candidates (2 failed)" in out
+    assert "2 candidates priced: 0 trained, 0 over the budget (not trained), 2 failed" in out
     assert "no network was trained: every candidate failed (2); for example trial 0: RuntimeError: a kernel" in out
 
 
@@ -336,3 +338,48 @@ def test_pareto_front_and_hypervolume() -> None:
     # two boxes minus their overlap [.5, 1] × [.75, 1] × [.75, 1]
     assert hypervolume([(0.5, 0.5, 0.5), (0.0, 0.75, 0.75)], (1, 1, 1)) == pytest.approx(
         0.125 + 1 * 0.25 * 0.25 - 0.5 * 0.25 * 0.25)
+
+
+def test_over_budget_candidates_are_recorded_but_not_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import nas.train
+
+    real_train, calls = nas.train.train, []
+    monkeypatch.setattr(nas.train, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    # at 120M MACs about 1 random network of mobile in 15 fits: --trials 3 must still train 3
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "120M", "--dataset", "digits", "--references", "none",
+                   "--sampler", "random", "--trials", "3") == 0
+    study = load(tmp_path, "mobile_120M_digits")
+    outcomes = search.trial_outcomes(study.trials)
+    over = [t for t in study.trials if outcomes[t.number] == "over budget"]
+    assert len(calls) == 3 and sorted(outcomes.values()).count("trained") == 3
+    assert over and len(study.trials) == 3 + len(over)
+    for t in over:  # recorded for the sampler: an infeasible complete trial, priced and never trained
+        assert t.state == optuna.trial.TrialState.COMPLETE and t.constraints["budget"] > 0
+        assert t.user_attrs["budget"]["value"] > 120_000_000 and "train_seconds" not in t.user_attrs
+    out = capsys.readouterr().out
+    assert f"{3 + len(over)} candidates priced: 3 trained, {len(over)} over the budget (not trained)" in out
+    # a rerun with the same --trials has nothing to add
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "120M", "--dataset", "digits", "--references", "none",
+                   "--sampler", "random", "--trials", "3") == 0
+    assert len(load(tmp_path, "mobile_120M_digits").trials) == 3 + len(over) and len(calls) == 3
+
+
+def test_a_space_where_almost_nothing_fits_stops_with_the_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "MAX_OVER_BUDGET_IN_A_ROW", 12)
+    space = nas.get_space("mobile")
+    smallest, _ = search.smallest_cost(space, "macs", in_channels=1, num_classes=10)  # digits: 1 channel, 10 classes
+    # a budget that only the space's very cheapest network meets: random sampling does not find it
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", str(smallest), "--dataset", "digits",
+                   "--references", "none", "--sampler", "random", "--trials", "3") == 0
+    err = capsys.readouterr().err
+    (folder,) = (tmp_path / "studies").iterdir()
+    study = load(tmp_path, folder.name)
+    assert len(study.trials) == 12 and set(search.trial_outcomes(study.trials).values()) == {"over budget"}
+    cheapest = min(study.trials, key=lambda t: t.user_attrs["budget"]["value"])
+    assert "the last 12 candidates sampled were all over the budget" in err
+    assert (f"12 candidates priced in all, 0 trained; the cheapest seen costs "
+            f"{cheapest.user_attrs['budget']['value']:,} macs (trial {cheapest.number}), the cheapest network of "
+            f"the space {smallest:,}") in err
+    assert "raise --budget" in err

@@ -52,10 +52,11 @@ def load(url: str, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=resolve_url(url))
 
 
-def kill_mid_trial(url: str, name: str, procs: list[subprocess.Popen], *, reference: bool, deadline: float = 300
-                   ) -> optuna.trial.FrozenTrial:
+def kill_mid_trial(url: str, name: str, procs: list[subprocess.Popen], *, reference: bool, deadline: float = 300,
+                   after_rung: bool = False) -> optuna.trial.FrozenTrial:
     """SIGKILL the worker of a trial that is training (a reference's or a candidate's), before its first
-    epoch ends; returns the trial as it was."""
+    epoch ends (``after_rung``: a candidate that successive halving let go on past its first rung);
+    returns the trial as it was."""
     end = time.monotonic() + deadline
     while time.monotonic() < end and any(p.poll() is None for p in procs):
         try:
@@ -63,8 +64,10 @@ def kill_mid_trial(url: str, name: str, procs: list[subprocess.Popen], *, refere
         except Exception:  # noqa: BLE001 - the study does not exist yet
             trials = []
         for t in trials:
+            promoted = [d for d in t.user_attrs.get("halving", []) if d["position"] < d["kept"]]
             if t.user_attrs.get("status") == "training" and bool(t.user_attrs.get("reference")) == reference \
-                    and not t.user_attrs.get("val_curve"):
+                    and (len(t.user_attrs.get("val_curve", [])) == 1 and promoted if after_rung
+                         else not t.user_attrs.get("val_curve")):
                 os.kill(t.user_attrs["worker"]["pid"], signal.SIGKILL)
                 return t
         time.sleep(0.2)
@@ -80,7 +83,7 @@ def check_accounting(study: optuna.Study, *, trials: int, references: set[str], 
     counts = Counter(outcomes.values())
     assert counts["running"] == 0 and counts["waiting"] == 0, counts  # no zombie, nothing left behind
     candidates = [t for t in all_trials if not t.user_attrs.get("reference")]
-    counted = [t for t in candidates if outcomes[t.number] in ("trained", "over budget", "failed")]
+    counted = [t for t in candidates if outcomes[t.number] in ("trained", "stopped", "failed")]
     assert len(counted) == trials, f"--trials {trials} but {len(counted)} candidates: {counts}"
     trained = [t for t in all_trials if outcomes[t.number] == "trained"]
     genomes = [t.user_attrs["genome"] for t in trained]
@@ -95,7 +98,7 @@ def check_accounting(study: optuna.Study, *, trials: int, references: set[str], 
         dead = stopped[0]
         assert dead.state == optuna.trial.TrialState.FAIL and "died" in dead.user_attrs["fail_reason"]
         retries = [t for t in all_trials if t.user_attrs.get("retry_of") == killed.number]
-        assert len(retries) == 1 and outcomes[retries[0].number] in ("trained", "repeat")
+        assert len(retries) == 1 and outcomes[retries[0].number] in ("trained", "stopped", "repeat")
         # the same network: every parameter the killed trial had (a space may add ones its genome ignores)
         assert killed.params.items() <= retries[0].params.items()
         assert retries[0].user_attrs["genome"] == killed.user_attrs["genome"]
@@ -108,23 +111,27 @@ def check_accounting(study: optuna.Study, *, trials: int, references: set[str], 
 def run_workers(tmp_path: Path, n: int, args: list[str], *, url: str, name: str, kill: str | None
                 ) -> tuple[list[int], list[str], optuna.trial.FrozenTrial | None]:
     procs = [start_worker(tmp_path, f"worker{k}", *args) for k in range(n)]  # all at the same moment
-    killed = kill_mid_trial(url, name, procs, reference=kill == "reference") if kill else None
+    killed = (kill_mid_trial(url, name, procs, reference=kill == "reference", after_rung=kill == "promoted")
+              if kill else None)
     codes = [p.wait(timeout=600) for p in procs]
     outs = [(tmp_path / f"worker{k}.out").read_text() for k in range(n)]
     return codes, outs, killed
 
 
 # PostgreSQL: 4 workers and every reference, one killed while it trains a reference; SQLite: 2 workers
-# and no reference, one killed while it trains a candidate
+# and no reference, one killed while it trains a candidate; PostgreSQL with successive halving: 3
+# workers, one killed while it trains a candidate past its first rung
 @pytest.mark.parametrize("backend, n, references, kill", [("sqlite", 2, "none", "candidate"),
-                                                          ("postgresql", 4, "all", "reference")])
+                                                          ("postgresql", 4, "all", "reference"),
+                                                          ("postgresql", 3, "none", "promoted")])
 def test_workers_started_at_once_one_killed_mid_trial(tmp_path: Path, backend: str, n: int, references: str,
                                                        kill: str) -> None:
     name = f"w{uuid.uuid4().hex[:10]}"
     url = postgres_url() if backend == "postgresql" else f"sqlite:///{tmp_path / 'shared.db'}"
-    trials = 4
+    trials = 6 if kill == "promoted" else 4
+    halving = ["--fidelity", "asha", "--epochs", "2", "--eta", "2"] if kill == "promoted" else []
     args = ["--space", "mobile", "--budget", "2G", "--trials", str(trials), "--references", references,
-            "--storage", url, "--study-name", name, *PROTOCOL]
+            "--storage", url, "--study-name", name, *PROTOCOL, *halving]
     codes, outs, killed = run_workers(tmp_path, n, args, url=url, name=name, kill=kill)
     victim = [k for k, c in enumerate(codes) if c == -signal.SIGKILL]
     assert len(victim) == 1 and all(c == 0 for k, c in enumerate(codes) if k not in victim), (codes, [
@@ -139,6 +146,11 @@ def test_workers_started_at_once_one_killed_mid_trial(tmp_path: Path, backend: s
         line = next(line for line in survivors[0].splitlines() if line.strip().startswith(ref))
         assert "test -" not in line, line
     assert "nas:***@" in survivors[0] or backend == "sqlite"  # the password is never printed
+    if kill == "promoted":  # the killed candidate's rung result counts in no judgement made after its death
+        trials_ = study.get_trials(deepcopy=False)
+        rung = [t for t in trials_ if t.state != optuna.trial.TrialState.FAIL and "1" in t.user_attrs.get("rungs", {})]
+        assert all(d["of"] <= len(rung) for t in rung for d in t.user_attrs["halving"])
+        assert trial_outcomes(trials_)[killed.number] == "retried" and "1" in study.trials[killed.number].user_attrs["rungs"]
     if backend == "postgresql":
         optuna.delete_study(study_name=name, storage=resolve_url(url))
 
