@@ -41,7 +41,7 @@ def one_run(method: str, seed: int, args: argparse.Namespace, root: Path) -> dic
         space=args.space, budget=parse_budget(args.budget), trials=100_000, timeout=None, seed=seed,
         references="none", dataset="cifar10", data_root=str(args.data_root), epochs=args.epochs,
         train_size=args.train_size, val_size=args.val_size, images=parse_budget(args.images, "--images"),
-        studies_dir=str(root / f"{method}_{seed}"), progress=False, **METHODS[method])
+        studies_dir=str(root / f"{method}_{seed}"), progress=False, threads=args.threads, **METHODS[method])
     started = time.perf_counter()
     result = run(config)
     seconds = time.perf_counter() - started
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-size", type=int, default=1000)
     parser.add_argument("--val-size", type=int, default=500)
     parser.add_argument("--data-root", type=Path, default=DATA, help="a folder holding cifar10.npz")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",")]
     unknown = [m for m in methods if m not in METHODS]

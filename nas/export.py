@@ -795,7 +795,7 @@ def trial_info(study: Study, number: int, *, name: str | None = None, row: pd.Se
         counted = count(genome, resolution=resolution, in_channels=study.in_channels, num_classes=study.num_classes)
         cost = {"macs": counted.macs, "params": counted.params}
     status = trial.user_attrs.get("status", "")
-    if trial.state.name != "COMPLETE":
+    if trial.state.name not in ("COMPLETE", "PRUNED"):  # a pruned trial's status says where halving stopped it
         status = f"{trial.state.name.lower()}: {trial.user_attrs.get('fail_reason') or 'no reason recorded'}"
     name = _module_name(name or study.label(number))
     return ExportInfo(

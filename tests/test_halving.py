@@ -164,6 +164,13 @@ def test_search_stops_exactly_the_candidates_outside_the_best_third(tmp_path: Pa
             f"0 over the budget (not trained); {images:,} images trained by the candidates") in out
     pareto_rows = out.split("Pareto set")[1].split("references")[0]
     assert not any(f"\n  {n:>5} " in pareto_rows for n in stopped)
+    # exporting a stopped candidate gives its architecture, saying why no weights come with it
+    from nas.export import main as export
+
+    first = min(stopped)
+    assert export([str(tmp_path / "studies" / "mobile_2G_digits"), "--trial", str(first),
+                   "--out", str(tmp_path / "stopped.py")]) == 0
+    assert "no trained weights (stopped after 1 of 3 epochs by successive halving" in capsys.readouterr().out
 
 
 def test_resume_in_the_middle_of_a_rung(tmp_path: Path, fake_trainer: list, monkeypatch: pytest.MonkeyPatch) -> None:
