@@ -3,6 +3,7 @@ resume after interruption, determinism, and every bad option."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -57,6 +58,14 @@ def test_end_to_end_on_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]
             assert key in t.user_attrs, key
     assert "Pareto set" in out and "references" in out and "hypervolume" in out
     assert "mobilenet_v3_small" in out
+    line = next(line for line in out.splitlines() if line.strip().startswith("mobilenet_v3_small"))
+    found = re.search(r"dominated by trial (\d+) \(([+-][0-9.]+) val accuracy at ([0-9.]+)× the MACs\)", line)
+    if found:  # the margin is the searched network's accuracy minus the reference's, at its share of the MACs
+        best, ref = study.trials[int(found[1])], refs[0]
+        assert float(found[2]) == pytest.approx(best.values[0] - ref.values[0], abs=1e-4)
+        assert float(found[3]) == pytest.approx(best.values[1] / ref.values[1], abs=0.006)
+    else:
+        assert "not dominated by the search" in line
     assert search.held_out_accuracies(study), "the Pareto set and the references get a test accuracy"
 
 
