@@ -51,9 +51,10 @@ def one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
-    """A folder holding studies/mobile_60M_digits: the reference MobileNetV3-Small trained (the Pareto
-    set, with weights), two over-budget candidates, and two failed trials added as the search records
-    them: one before its architecture was known, one after (training diverged)."""
+    """A folder holding studies/mobile_60M_digits: the reference MobileNetV3-Small and two candidates
+    trained (the Pareto set with weights, the reference's kept whether on it or not), the over-budget
+    candidates priced on the way, and two failed trials added as the search records them: one before
+    its architecture was known, one after (training diverged)."""
     root = tmp_path_factory.mktemp("export")
     assert nas.search.main(["--studies-dir", str(root / "studies"), *SEARCH]) == 0
     storage = f"sqlite:///{root / 'studies' / NAME / 'study.db'}"
@@ -68,6 +69,12 @@ def root(tmp_path_factory: pytest.TempPathFactory, one_thread: None) -> Path:
 @pytest.fixture(scope="module")
 def study(root: Path) -> Study:
     return open_study(root / "studies" / NAME)
+
+
+def reference(study: Study) -> int:
+    """The trial of the reference MobileNetV3-Small (trained, tested, its weights kept)."""
+    refs = study.references()
+    return int(refs.number[refs.reference == "mobilenet_v3_small"].iloc[0])
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -140,7 +147,7 @@ def assert_same_network(genome: nas.Genome, exported: types.ModuleType, *, num_c
 
 
 def test_exported_trial_runs_without_nas(study: Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    number = int(study.pareto().number[0])
+    number = reference(study)
     code, out, _ = run([str(study.folder), "--trial", str(number), "--out", str(tmp_path / "out")], capsys)
     assert code == 0
     name = study.label(number)
@@ -186,7 +193,7 @@ def test_exported_trial_runs_without_nas(study: Study, tmp_path: Path, capsys: p
 
 
 def test_docstring_and_constants(study: Study) -> None:
-    number = int(study.pareto().number[0])
+    number = reference(study)
     info = trial_info(study, number)
     genome = study.genome(number)
     source = module_source(genome, num_classes=study.num_classes, in_channels=study.in_channels, meta=info)
@@ -456,7 +463,7 @@ def test_bad_inputs(args: list[str], expected: str, root: Path, study: Study, tm
 
 
 def test_existing_outputs_need_force(study: Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    number = int(study.pareto().number[0])
+    number = reference(study)
     path = tmp_path / "mobilenet_v3_small.py"
     path.write_text("# mine\n")
     code, _, err = run([str(study.folder), "--trial", str(number), "--out", str(tmp_path)], capsys)
