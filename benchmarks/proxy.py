@@ -21,21 +21,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import optuna
 import torch
 
 import nas
 from nas.data import load_dataset, split
+from nas.files import save_atomic
 from nas.pareto import dominates
 from nas.train import TrainConfig, train
 from nas.zerocost import kendall_tau, spearman_rho
+from zerocost import sample_genomes  # benchmarks/zerocost.py, beside this script
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VAL_SIZE = 1000  # what the search carves from CIFAR-10's training split
@@ -63,22 +62,12 @@ def architectures(args: argparse.Namespace) -> list[tuple[str, nas.Genome]]:
         study = open_study(args.study)
         front = study.pareto()
         archs += [(f"trial {int(r.number)}", nas.Genome.parse(r.genome)) for r in front.itertuples() if not r.reference]
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=args.seed))
-    k = 0
-    while len(archs) < args.archs:
-        genome = space.sample(study.ask())
-        if nas.count(genome, resolution=space.target_resolution, num_classes=10).macs <= args.max_macs:
-            archs.append((f"random {k}", genome))
-            k += 1
+    # random samples as benchmarks/zerocost.py draws them (distinct, within the cap, fit 32×32 inputs)
+    taken = {str(g) for _, g in archs}
+    sampled = [g for g in sample_genomes(args.archs, seed=args.seed, max_macs=args.max_macs, resolution=32)
+               if str(g) not in taken]
+    archs += [(f"random {k}", g) for k, g in enumerate(sampled[:max(0, args.archs - len(archs))])]
     return archs
-
-
-def save(cache: Path, results: dict[str, float]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=cache.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(results, f, indent=1, sort_keys=True)
-    os.replace(tmp, cache)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=DATA, help="a folder holding cifar10.npz")
     parser.add_argument("--cache", type=Path, default=Path("proxy_results.json"))
     args = parser.parse_args(argv)
+    if args.cache.suffix != ".json":
+        parser.error(f"--cache {args.cache}: give a .json file")
     proxy = Protocol("proxy", 4000, 3)
     long = Protocol("long", args.long_train_size, args.long_epochs)
     if long.images < 5 * proxy.images:
@@ -120,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             model = nas.build(genome, num_classes=data.num_classes, in_channels=data.in_channels)
             started = time.perf_counter()
             results[key] = train(model, x, y, xv, yv, config, mean=mean, std=std).val_accuracy[-1]
-            save(args.cache, results)
+            save_atomic(results, args.cache)
             print(f"  {name:<20} {protocol.name:<5} seed {seed}: {results[key]:.4f} "
                   f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
 

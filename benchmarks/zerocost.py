@@ -38,11 +38,9 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +53,7 @@ import optuna  # noqa: E402
 
 import nas  # noqa: E402
 from nas.data import load_dataset, normalize, split  # noqa: E402
+from nas.files import save_atomic  # noqa: E402
 from nas.train import TrainConfig, TrainingDiverged, train  # noqa: E402
 from nas.zerocost import kendall_tau, naswot, spearman_rho, synflow  # noqa: E402
 
@@ -128,18 +127,6 @@ def measure(index: int, genome: nas.Genome, data: Any, train_split: tuple, val_s
     return row
 
 
-def save_atomic(payload: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=1, allow_nan=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _json_value(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)  # JSON has no inf: "inf" / "-inf"
 
@@ -193,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-macs", type=float, default=600e6,
                         help="MACs cap at the space's target resolution (default 600e6)")
     args = parser.parse_args(argv)
+    if args.out is not None and args.out.suffix != ".json":
+        parser.error(f"--out {args.out}: give a .json file")
     torch.set_num_threads(1)
     command = "python benchmarks/zerocost.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                                    else argv))
@@ -224,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             row[name] = [_json_value(v) for v in row[name]]
         rows[str(genome)] = row
         if args.out is not None:
-            save_atomic({"settings": settings, "results": list(rows.values())}, args.out)
+            save_atomic({"settings": settings, "results": list(rows.values())}, args.out)  # JSON: .json
         acc = row["val_accuracy"]
         print(f"[{i + 1}/{len(genomes)}] acc {'diverged' if acc is None else f'{acc:.3f}'} "
               f"naswot {_median(row['naswot']):.1f} synflow {_median(row['synflow']):.3g} "

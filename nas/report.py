@@ -28,6 +28,7 @@ import pandas as pd
 
 from . import plots
 from .files import describe, unwritable
+from .search import PRICED_OUTCOMES
 from .study import Study, StudyError, open_study
 
 __all__ = ["ReportData", "ReportError", "figures", "main", "report_data", "summary", "write_report"]
@@ -88,7 +89,7 @@ def report_data(study: Study) -> ReportData:
     counts = {
         "trials": len(trials),
         "references": int((trials.reference != "").sum()),
-        "candidates priced": int(outcome.isin(["trained", "stopped", "over budget", "failed"]).sum()),
+        "candidates priced": int(outcome.isin(PRICED_OUTCOMES).sum()),
         "candidates trained": int((outcome == "trained").sum()),
         "stopped early (successive halving)": int((outcome == "stopped").sum()),
         "over budget, not trained": int((outcome == "over budget").sum()),

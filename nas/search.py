@@ -67,6 +67,8 @@ __all__ = [
     "main",
     "normalised_hypervolume",
     "pareto_front",
+    "PRICED_OUTCOMES",
+    "TRAINED_OUTCOMES",
     "parse_budget",
     "run",
     "trial_outcomes",
@@ -161,6 +163,16 @@ class SearchConfig:
     train_options: dict[str, Any] = field(default_factory=dict)  # other TrainConfig fields
 
 
+def _halving(config: SearchConfig) -> Halving | None:
+    """The rungs of ``--fidelity asha``, None without successive halving."""
+    if config.fidelity != "asha":
+        return None
+    try:
+        return Halving.of(config.epochs, eta=config.eta, min_epochs=config.min_epochs)
+    except ValueError as exc:
+        raise SearchError(str(exc)) from None
+
+
 def _check_config(config: SearchConfig) -> Space:
     try:
         space = get_space(config.space)
@@ -184,11 +196,7 @@ def _check_config(config: SearchConfig) -> Space:
         raise SearchError(f"--references {config.references!r} is not one of all, feasible, none")
     if config.fidelity not in FIDELITIES:
         raise SearchError(f"--fidelity {config.fidelity!r} is not one of {', '.join(FIDELITIES)}")
-    if config.fidelity == "asha":
-        try:
-            Halving.of(config.epochs, eta=config.eta, min_epochs=config.min_epochs)
-        except ValueError as exc:
-            raise SearchError(str(exc)) from None
+    _halving(config)
     if config.images is not None and (not isinstance(config.images, int) or config.images < 1):
         raise SearchError(f"--images {config.images!r} must be a positive number of training images (2M = 2 million)")
     for name in ("trials", "epochs", "batch_size", "resolution", "workers", "heartbeat"):
@@ -269,7 +277,6 @@ def measure_latency(genome: Genome, *, resolution: int, in_channels: int, num_cl
 
 
 # ----------------------------------------------------------------------------------------------
-# ----------------------------------------------------------------------------------------------
 # what became of each trial
 
 
@@ -277,7 +284,8 @@ def trial_outcomes(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, str]
     """What became of each trial, by number: ``trained``, ``stopped`` (by successive halving at a rung:
     not a result of the full protocol), ``over budget`` (priced, not trained), ``repeat`` (a network
     tried before: its result is reused), ``failed``, ``retried`` (stopped before finishing: Ctrl-C, or
-    its worker died; a later trial runs it again), ``running`` or ``waiting``. Every count in the search, the progress and the summary is made from these."""
+    its worker died; a later trial runs it again), ``running`` or ``waiting``. Every count in the
+    search, the progress, the summary and the report is made from these."""
     retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
     outcomes = {}
     for t in trials:
@@ -298,13 +306,13 @@ def trial_outcomes(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, str]
 
 
 # the candidates that --trials counts once they are over: one per distinct network given to the trainer
-# (trained, stopped at a rung, or failed in training); over-budget ones are priced only and cost nothing, repeats reuse a
-# result, retried ones run again
-_TRAINED = ("trained", "stopped", "failed")
-# a network tried to the end: what a repeat reuses
-_FINISHED = (*_TRAINED, "over budget")
+# (trained, stopped at a rung, or failed in training); over-budget ones are priced only and cost nothing,
+# repeats reuse a result, retried ones run again
+TRAINED_OUTCOMES = ("trained", "stopped", "failed")
+# a network priced and tried to the end: what a repeat reuses, what the summary counts as priced
+PRICED_OUTCOMES = (*TRAINED_OUTCOMES, "over budget")
 # what --trials counts: a running trial may still be training, a waiting one will be
-_COUNTED = (*_TRAINED, "running", "waiting")
+_COUNTED = (*TRAINED_OUTCOMES, "running", "waiting")
 
 
 def _counted_candidates(trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str],
@@ -485,6 +493,7 @@ class _Search:
     worker: Worker
     versions: dict[str, str]
     smallest: int  # the cost of the space's cheapest network, in the budget's metric
+    halving: Halving | None  # the rungs of --fidelity asha
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -492,11 +501,6 @@ class _Search:
 
     def trials(self) -> list[optuna.trial.FrozenTrial]:
         return self.study.get_trials(deepcopy=False)
-
-    @property
-    def halving(self) -> Halving | None:
-        c = self.config
-        return Halving.of(c.epochs, eta=c.eta, min_epochs=c.min_epochs) if c.fidelity == "asha" else None
 
 
 def _prepare(config: SearchConfig) -> _Search:
@@ -549,8 +553,7 @@ def _prepare(config: SearchConfig) -> _Search:
     settings = {"space": space.name, "budget": config.budget, "budget_metric": budget_metric,
                 "objectives": list(config.objectives), "dataset": dataset_name,
                 "target_resolution": res, "num_classes": num_classes, "in_channels": in_channels,
-                "fidelity": str(Halving.of(config.epochs, eta=config.eta, min_epochs=config.min_epochs))
-                if config.fidelity == "asha" else "none"}
+                "fidelity": str(_halving(config) or "none")}
     mean, std = data.mean_std()
     try:
         with lock:
@@ -589,7 +592,8 @@ def _prepare(config: SearchConfig) -> _Search:
     train_config = replace(train_config, threads=threads)
     return _Search(config=config, space=space, data=data, train=(x_train, y_train), val=(x_val, y_val),
                    train_config=train_config, mean=mean, std=std, study=study, storage_url=url, lock=lock,
-                   weights_dir=weights_dir, worker=worker, versions=_versions(), smallest=smallest)
+                   weights_dir=weights_dir, worker=worker, versions=_versions(), smallest=smallest,
+                   halving=_halving(config))
 
 
 def _shared_threads(study: optuna.Study, me: Worker, config: SearchConfig) -> int | None:
@@ -712,7 +716,7 @@ def _stall_message(s: _Search, in_a_row: int) -> str:
     outcomes = trial_outcomes(trials)
     cheapest = min(trials, key=lambda t: t.user_attrs["budget"]["value"])
     metric, budget = s.config.budget_metric, s.config.budget
-    trained = sum(1 for t in trials if outcomes[t.number] in _TRAINED)
+    trained = sum(1 for t in trials if outcomes[t.number] in TRAINED_OUTCOMES)
     return (f"the last {in_a_row} candidates sampled were all over the budget of {budget:,} {metric}: almost "
             f"nothing of the {s.space.name!r} space fits it. {len(trials)} candidates priced in all, {trained} "
             f"trained; the cheapest seen costs {cheapest.user_attrs['budget']['value']:,} {metric} (trial "
@@ -815,6 +819,7 @@ def _evaluate(s: _Search, trial: optuna.trial.Trial) -> tuple[list[float], str]:
     curve: list[float] = []
     halving = s.halving if reference is None else None
     rungs: dict[str, list[float]] = {}
+    decisions: list[dict[str, int]] = []
 
     def on_epoch(epoch: int, accuracy: float) -> None:
         curve.append(accuracy)
@@ -824,7 +829,7 @@ def _evaluate(s: _Search, trial: optuna.trial.Trial) -> tuple[list[float], str]:
             rungs[str(epoch)] = [accuracy if o == "accuracy" else objective_values[o] for o in config.objectives]
             trial.set_user_attr("rungs", rungs)  # the accuracy (and costs) at every rung reached
             if halving.judged(epoch):
-                _judge(s, trial, halving, epoch)
+                _judge(s, trial, halving, epoch, decisions)
 
     trial_config = replace(s.train_config, seed=config.seed + trial.number)
     trial.set_user_attr("protocol", trial_config.to_dict())
@@ -858,14 +863,14 @@ def _rung_results(s: _Search, trials: Sequence[optuna.trial.FrozenTrial], epochs
     return results
 
 
-def _judge(s: _Search, trial: optuna.trial.Trial, halving: Halving, epochs: int) -> None:
+def _judge(s: _Search, trial: optuna.trial.Trial, halving: Halving, epochs: int,
+           decisions: list[dict[str, int]]) -> None:
     """Judge a candidate at a rung, under the study's lock so that workers judging at once see each
-    other's results; the decision is stored on the trial, and :class:`_Stopped` raised if it stops."""
+    other's results; the decision joins the trial's ``decisions`` (stored on it), and :class:`_Stopped`
+    is raised if it stops."""
     with s.lock:
-        results = _rung_results(s, s.trials(), epochs)
-        decision = judge(results, trial.number, eta=halving.eta, epochs=epochs)
-        decisions = [*trial.user_attrs.get("halving", []), {"epochs": epochs, "position": decision.position,
-                                                          "of": decision.of, "kept": decision.kept}]
+        decision = judge(_rung_results(s, s.trials(), epochs), trial.number, eta=halving.eta, epochs=epochs)
+        decisions.append({"epochs": epochs, "position": decision.position, "of": decision.of, "kept": decision.kept})
         trial.set_user_attr("halving", decisions)
     if not decision.promoted:
         raise _Stopped(f"stopped after {epochs} of {halving.rungs[-1]} epochs by successive halving ({decision})")
@@ -882,7 +887,7 @@ def _claim(s: _Search, trial: optuna.trial.Trial, genome: Genome, will_train: bo
             trials = s.trials()
             outcomes = trial_outcomes(trials)
             same = [t for t in trials if t.number != trial.number and t.user_attrs.get("genome") == key]
-            original = next((t for t in same if outcomes[t.number] in _FINISHED), None)
+            original = next((t for t in same if outcomes[t.number] in PRICED_OUTCOMES), None)
             if original is not None:
                 return original
             busy = [t for t in same if outcomes[t.number] == "running" and t.user_attrs.get("status") == "training"]
@@ -1107,7 +1112,7 @@ class _Progress:
     def update(self, trials: Sequence[optuna.trial.FrozenTrial], number: int | None = None) -> None:
         if self.bar is None:
             return
-        done = _counted_candidates(trials, trial_outcomes(trials), _TRAINED)
+        done = _counted_candidates(trials, trial_outcomes(trials), TRAINED_OUTCOMES)
         self.bar.n = min(done, self.bar.total)
         if number is not None:
             t = trials[number]
@@ -1131,7 +1136,7 @@ def _count_line(counts: dict[str, int]) -> str:
     def plural(k: int, word: str) -> str:
         return f"{k} {word}{'s' if k != 1 else ''}"
 
-    priced = sum(n(k) for k in _FINISHED)
+    priced = sum(n(k) for k in PRICED_OUTCOMES)
     parts = [f"{n('trained')} trained"] + ([f"{n('stopped')} stopped early by successive halving"]
                                            if n("stopped") else [])
     parts += [f"{n('over budget')} over the budget (not trained)"]

@@ -206,7 +206,8 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
 def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rho: the Pearson correlation of the ranks (average ranks for ties). ``nan`` when
     either sequence is constant or shorter than 2."""
-    ra, rb = _ranks(_pair(a, b)[0]), _ranks(_pair(a, b)[1])
+    a, b = _pair(a, b)
+    ra, rb = _ranks(a), _ranks(b)
     n = len(ra)
     if n < 2:
         return math.nan
@@ -221,15 +222,11 @@ def spearman_rho(a: Sequence[float], b: Sequence[float]) -> float:
 # Scoring a genome
 
 
-def _naswot_proxy(model: nn.Module, x: Tensor) -> float:
-    return naswot(model, x)
-
-
 def _synflow_proxy(model: nn.Module, x: Tensor) -> float:
     return synflow(model, (1, *x.shape[1:]))  # batch 1, as the papers
 
 
-PROXIES: dict[str, Callable[[nn.Module, Tensor], float]] = {"naswot": _naswot_proxy, "synflow": _synflow_proxy}
+PROXIES: dict[str, Callable[[nn.Module, Tensor], float]] = {"naswot": naswot, "synflow": _synflow_proxy}
 """Each proxy as ``f(model, x) -> float`` where ``x`` is a minibatch of inputs (synflow uses only its shape)."""
 
 
