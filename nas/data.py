@@ -1,5 +1,5 @@
 """Image data for the search: datasets loaded whole into memory as uint8 tensors, a validation split
-carved out of the training set, and batch-vectorised augmentation.
+carved out of the training set. (The trainer, :mod:`nas.train`, normalises and augments the batches.)
 
 A dataset is named by a *spec* (:func:`load_dataset`):
 
@@ -57,10 +57,8 @@ __all__ = [
     "DatasetError",
     "DatasetUnavailable",
     "ImageData",
-    "augment",
     "data_root",
     "load_dataset",
-    "normalize",
     "split",
 ]
 
@@ -105,7 +103,7 @@ class ImageData:
         y_test: ``int64`` test labels, M, each of a class that has training images.
         classes: ``classes[i]`` names label ``i``.
         source: the file or folder the data was read from (``"scikit-learn"`` for ``digits``).
-        flip: whether a horizontal flip keeps the label (used by :func:`augment`).
+        flip: whether a horizontal flip keeps the label (the trainer's random flips are on only then).
     """
 
     name: str
@@ -600,72 +598,3 @@ def _allocate(counts: Tensor, total: int, generator: torch.Generator) -> Tensor:
     ranked = order[torch.sort(remainder[order], descending=True, stable=True).indices]
     quota[ranked[: total - int(quota.sum())]] += 1
     return quota
-
-
-def augment(x: Tensor, *, crop_padding: int, flip: bool, generator: torch.Generator | None = None) -> Tensor:
-    """Random crops of zero-padded images and random horizontal flips, for a whole batch at once.
-
-    Each image is padded with ``crop_padding`` zeros on every side and cropped back to H×W at a random
-    offset (uniform in 0..2·padding each way, as torchvision's ``RandomCrop(size, padding)``), then
-    mirrored with probability 1/2 when ``flip``. Crop and flip are one gather over the padded batch: no
-    loop over images.
-
-    Args:
-        x: images, B×C×H×W, any dtype (uint8 or float) and device.
-        crop_padding: pixels of zero padding for the random crop; 0 for no crop.
-        flip: whether to mirror half of the images at random.
-        generator: the random generator (for reproducible batches); it may live on the CPU or on the
-            device of ``x``.
-
-    Returns:
-        A new tensor shaped like ``x``; ``x`` itself when ``crop_padding == 0`` and not ``flip``.
-    """
-    if not isinstance(x, Tensor) or x.ndim != 4:
-        raise ValueError(f"augment expects a B×C×H×W tensor, got {_describe_tensor(x)}")
-    if isinstance(crop_padding, bool) or not isinstance(crop_padding, int) or crop_padding < 0:
-        raise ValueError(f"crop_padding must be an int ≥ 0 (pixels; 0 for no crop), got {crop_padding!r}")
-    if crop_padding == 0 and not flip:
-        return x
-    b, c, h, w = x.shape
-    p = crop_padding
-    device = generator.device if generator is not None else x.device
-    if p:
-        padded = x.new_zeros((b, c, h + 2 * p, w + 2 * p))
-        padded[:, :, p:p + h, p:p + w] = x
-        dy = torch.randint(0, 2 * p + 1, (b,), generator=generator, device=device).to(x.device)
-        dx = torch.randint(0, 2 * p + 1, (b,), generator=generator, device=device).to(x.device)
-    else:
-        padded = x
-        dy = dx = torch.zeros(b, dtype=torch.int64, device=x.device)
-    rows = dy[:, None] + torch.arange(h, device=x.device)  # B×H
-    cols = torch.arange(w, device=x.device).expand(b, w)
-    if flip:
-        mirrored = torch.rand(b, generator=generator, device=device).to(x.device) < 0.5
-        cols = torch.where(mirrored[:, None], cols.flip(1), cols)
-    cols = dx[:, None] + cols  # B×W
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    channel = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
-
-
-def normalize(x: Tensor, mean: tuple[float, ...] | Tensor, std: tuple[float, ...] | Tensor, *,
-              dtype: torch.dtype = torch.float32) -> Tensor:
-    """Images as normalised floats: ``(x / 255 - mean) / std`` per channel.
-
-    Args:
-        x: B×C×H×W images; uint8 values are scaled by 1/255, floating values are taken as already in [0, 1].
-        mean: per-channel means in [0, 1] (e.g. from :meth:`ImageData.mean_std`).
-        std: per-channel standard deviations in [0, 1].
-        dtype: the floating dtype of the result.
-    """
-    if x.ndim != 4:
-        raise ValueError(f"normalize expects a B×C×H×W tensor, got {_describe_tensor(x)}")
-    mean_t = torch.as_tensor(mean, dtype=dtype, device=x.device).reshape(-1, 1, 1)
-    std_t = torch.as_tensor(std, dtype=dtype, device=x.device).reshape(-1, 1, 1)
-    if len(mean_t) != x.shape[1] or len(std_t) != x.shape[1]:
-        raise ValueError(f"normalize got {len(mean_t)} means and {len(std_t)} stds for {x.shape[1]}-channel images; "
-                         f"pass one of each per channel")
-    if (std_t <= 0).any():
-        raise ValueError(f"normalize got std={tuple(std_t.flatten().tolist())}; every std must be > 0")
-    scaled = x.to(dtype) / 255 if not x.is_floating_point() else x.to(dtype)
-    return (scaled - mean_t) / std_t

@@ -1,9 +1,8 @@
-"""The data layer: every dataset spec, its errors, the validation split and the augmentation."""
+"""The data layer: every dataset spec, its errors, the validation split and the channel statistics."""
 
 from __future__ import annotations
 
 import doctest
-import itertools
 import urllib.error
 from pathlib import Path
 
@@ -19,10 +18,8 @@ from nas.data import (
     DatasetError,
     DatasetUnavailable,
     ImageData,
-    augment,
     data_root,
     load_dataset,
-    normalize,
     split,
 )
 
@@ -497,62 +494,11 @@ def test_split_errors() -> None:
 # Augmentation and normalisation
 
 
-def crops_of(x: torch.Tensor, p: int) -> list[torch.Tensor]:
-    padded = torch.nn.functional.pad(x, (p, p, p, p))
-    h, w = x.shape[-2:]
-    return [padded[..., dy:dy + h, dx:dx + w] for dy, dx in itertools.product(range(2 * p + 1), repeat=2)]
-
-
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
-def test_augment_crops_are_shifts_and_flips_are_mirrors(dtype: torch.dtype) -> None:
-    g = torch.Generator().manual_seed(0)
-    x = (torch.rand(64, 3, 6, 7, generator=g) * 255).to(dtype) + (1 if dtype == torch.uint8 else 0)
-    for flip in (False, True):
-        out = augment(x, crop_padding=2, flip=flip, generator=torch.Generator().manual_seed(1))
-        assert out.shape == x.shape and out.dtype == x.dtype
-        offsets, mirrored = set(), 0
-        for i in range(len(x)):
-            matches = [(k, m) for m, image in enumerate((x[i], x[i].flip(-1)) if flip else (x[i],))
-                       for k, crop in enumerate(crops_of(image, 2)) if torch.equal(out[i], crop)]
-            assert matches, f"image {i} is no crop of the padded image"
-            offsets.add(matches[0][0])
-            mirrored += matches[0][1]
-        assert len(offsets) > 10  # the 25 offsets are all drawn
-        assert (0 < mirrored < 64) if flip else mirrored == 0
-
-
-def test_augment_flip_only_and_no_op() -> None:
-    x = torch.arange(32 * 2 * 3 * 4, dtype=torch.float32).reshape(32, 2, 3, 4)
-    out = augment(x, crop_padding=0, flip=True, generator=torch.Generator().manual_seed(0))
-    flipped = [torch.equal(out[i], x[i].flip(-1)) for i in range(32)]
-    assert all(flipped[i] or torch.equal(out[i], x[i]) for i in range(32)) and 0 < sum(flipped) < 32
-    assert augment(x, crop_padding=0, flip=False) is x
-    with pytest.raises(ValueError, match="crop_padding must be an int ≥ 0"):
-        augment(x, crop_padding=-1, flip=False)
-    with pytest.raises(ValueError, match="B×C×H×W"):
-        augment(x[0], crop_padding=2, flip=True)
-
-
-def test_augment_is_reproducible_with_a_generator() -> None:
-    x = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
-    a = augment(x, crop_padding=3, flip=True, generator=torch.Generator().manual_seed(5))
-    b = augment(x, crop_padding=3, flip=True, generator=torch.Generator().manual_seed(5))
-    c = augment(x, crop_padding=3, flip=True, generator=torch.Generator().manual_seed(6))
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    assert augment(x, crop_padding=3, flip=True).shape == x.shape  # the global generator
-
-
-def test_mean_std_and_normalize() -> None:
+def test_mean_std() -> None:
     data = load_dataset("digits")
     mean, std = data.mean_std()
     pixels = data.x_train.double() / 255
     assert mean == pytest.approx([pixels.mean().item()]) and std == pytest.approx([pixels.std(unbiased=False).item()])
-    z = normalize(data.x_train, mean, std)
-    assert z.dtype == torch.float32 and z.shape == data.x_train.shape
-    assert z.mean().item() == pytest.approx(0, abs=1e-4) and z.std().item() == pytest.approx(1, abs=1e-3)
-    assert torch.allclose(normalize(data.x_train.float() / 255, mean, std), z, atol=1e-5)
-    with pytest.raises(ValueError, match="1 means and 1 stds for 3-channel"):
-        normalize(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), mean, std)
 
 
 def test_docstring_examples() -> None:
