@@ -1,5 +1,5 @@
 """Image data for the search: datasets loaded whole into memory as uint8 tensors, a validation split
-carved out of the training set. (The trainer, :mod:`nas.train`, normalises and augments the batches.)
+carved out of the training set, and normalisation. (The trainer, :mod:`nas.train`, augments the batches.)
 
 A dataset is named by a *spec* (:func:`load_dataset`):
 
@@ -59,6 +59,7 @@ __all__ = [
     "ImageData",
     "data_root",
     "load_dataset",
+    "normalize",
     "split",
 ]
 
@@ -598,3 +599,26 @@ def _allocate(counts: Tensor, total: int, generator: torch.Generator) -> Tensor:
     ranked = order[torch.sort(remainder[order], descending=True, stable=True).indices]
     quota[ranked[: total - int(quota.sum())]] += 1
     return quota
+
+
+def normalize(x: Tensor, mean: tuple[float, ...] | Tensor, std: tuple[float, ...] | Tensor, *,
+              dtype: torch.dtype = torch.float32) -> Tensor:
+    """Images as normalised floats: ``(x / 255 - mean) / std`` per channel.
+
+    Args:
+        x: B×C×H×W images; uint8 values are scaled by 1/255, floating values are taken as already in [0, 1].
+        mean: per-channel means in [0, 1] (e.g. from :meth:`ImageData.mean_std`).
+        std: per-channel standard deviations in [0, 1].
+        dtype: the floating dtype of the result.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"normalize expects a B×C×H×W tensor, got {_describe_tensor(x)}")
+    mean_t = torch.as_tensor(mean, dtype=dtype, device=x.device).reshape(-1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=dtype, device=x.device).reshape(-1, 1, 1)
+    if len(mean_t) != x.shape[1] or len(std_t) != x.shape[1]:
+        raise ValueError(f"normalize got {len(mean_t)} means and {len(std_t)} stds for {x.shape[1]}-channel images; "
+                         f"pass one of each per channel")
+    if (std_t <= 0).any():
+        raise ValueError(f"normalize got std={tuple(std_t.flatten().tolist())}; every std must be > 0")
+    scaled = x.to(dtype) / 255 if not x.is_floating_point() else x.to(dtype)
+    return (scaled - mean_t) / std_t

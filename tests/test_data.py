@@ -1,4 +1,4 @@
-"""The data layer: every dataset spec, its errors, the validation split and the channel statistics."""
+"""The data layer: every dataset spec, its errors, the validation split and the normalisation."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from nas.data import (
     ImageData,
     data_root,
     load_dataset,
+    normalize,
     split,
 )
 
@@ -494,11 +495,17 @@ def test_split_errors() -> None:
 # Augmentation and normalisation
 
 
-def test_mean_std() -> None:
+def test_mean_std_and_normalize() -> None:
     data = load_dataset("digits")
     mean, std = data.mean_std()
     pixels = data.x_train.double() / 255
     assert mean == pytest.approx([pixels.mean().item()]) and std == pytest.approx([pixels.std(unbiased=False).item()])
+    z = normalize(data.x_train, mean, std)
+    assert z.dtype == torch.float32 and z.shape == data.x_train.shape
+    assert z.mean().item() == pytest.approx(0, abs=1e-4) and z.std().item() == pytest.approx(1, abs=1e-3)
+    assert torch.allclose(normalize(data.x_train.float() / 255, mean, std), z, atol=1e-5)
+    with pytest.raises(ValueError, match="1 means and 1 stds for 3-channel"):
+        normalize(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), mean, std)
 
 
 def test_docstring_examples() -> None:
