@@ -49,7 +49,8 @@ def one_run(workers: int, args: argparse.Namespace, data: list[str], *, divided:
     with tempfile.TemporaryDirectory() as tmp:
         threads = max(1, cores() // workers) if divided else cores()
         command = [sys.executable, "-m", "nas.search", "--space", "mobile", "--budget", "10G", "--references", "none",
-                   "--sampler", "random", "--seed", "0", "--trials", str(args.trials), "--epochs", str(args.epochs),
+                   "--sampler", "random", "--fidelity", "none", "--seed", "0", "--trials", str(args.trials),
+                   "--epochs", str(args.epochs),
                    "--train-size", str(args.train_size), "--val-size", str(args.val_size), "--workers", str(workers),
                    "--threads", str(threads), "--study-name", "bench", "--timeout", "0", "--no-progress",
                    "--studies-dir", str(Path(tmp) / "studies"), *data]

@@ -136,7 +136,7 @@ class SearchConfig:
     budget: int                                   # in units of budget_metric
     budget_metric: str = "macs"                   # macs | params | flops, at the space's target resolution
     objectives: tuple[str, ...] = ("accuracy", "macs")
-    trials: int = 30                              # search trials (references not counted) the study should reach
+    trials: int = 40                              # candidates (references not counted) the study should reach
     timeout: float | None = 13 * 60               # seconds of search in this run, references included; None: no limit
     sampler: str = "tpe"
     seed: int = 0
@@ -156,16 +156,24 @@ class SearchConfig:
     heartbeat: int = 30                           # seconds between heartbeats; another host's trial is dead after 4
     studies_dir: str = "studies"
     progress: bool = True
-    fidelity: str = "none"                        # none | asha: successive halving over the epochs
+    fidelity: str | None = None                   # none | asha: successive halving over the epochs; None: asha
+    #   when the protocol has room for a rung (epochs > min_epochs), else none; a study keeps the one it began with
     eta: int = 3                                  # asha: the best 1/eta of a rung go on
     min_epochs: int = 1                           # asha: the first rung
     images: int | None = None                     # stop starting candidates once they have trained this many images
     train_options: dict[str, Any] = field(default_factory=dict)  # other TrainConfig fields
 
 
+def _fidelity(config: SearchConfig) -> str:
+    """``--fidelity``, or its default: asha when the protocol has epochs to halve, none otherwise."""
+    if config.fidelity is not None:
+        return config.fidelity
+    return "asha" if config.epochs > config.min_epochs else "none"
+
+
 def _halving(config: SearchConfig) -> Halving | None:
     """The rungs of ``--fidelity asha``, None without successive halving."""
-    if config.fidelity != "asha":
+    if _fidelity(config) != "asha":
         return None
     try:
         return Halving.of(config.epochs, eta=config.eta, min_epochs=config.min_epochs)
@@ -194,7 +202,7 @@ def _check_config(config: SearchConfig) -> Space:
         raise SearchError(f"--sampler {config.sampler!r} is not one of {', '.join(SAMPLERS)}")
     if config.references not in ("all", "feasible", "none"):
         raise SearchError(f"--references {config.references!r} is not one of all, feasible, none")
-    if config.fidelity not in FIDELITIES:
+    if config.fidelity is not None and config.fidelity not in FIDELITIES:
         raise SearchError(f"--fidelity {config.fidelity!r} is not one of {', '.join(FIDELITIES)}")
     _halving(config)
     if config.images is not None and (not isinstance(config.images, int) or config.images < 1):
@@ -564,6 +572,10 @@ def _prepare(config: SearchConfig) -> _Search:
                 raise SearchError(f"study {study_name!r} exists with other objectives; use the same --objectives "
                                   "or a new --study-name")
             attrs = study.user_attrs
+            if config.fidelity is None and attrs.get("fidelity") is not None:
+                # an unset --fidelity follows the study (begun with --fidelity none, or before asha was the default)
+                config = replace(config, fidelity="none" if attrs["fidelity"] == "none" else "asha")
+                settings["fidelity"] = str(_halving(config) or "none")
             for key, value in settings.items():
                 if attrs.get(key) is not None and attrs[key] != value:
                     raise SearchError(f"study {study_name!r} was started with {key}={attrs[key]!r}, not {value!r}: "
@@ -576,8 +588,8 @@ def _prepare(config: SearchConfig) -> _Search:
                 if changes:
                     raise SearchError(f"study {study_name!r} was trained under another protocol ({', '.join(changes)}): "
                                       "its networks would not be comparable. Rerun with the options it was started "
-                                      "with (--epochs, --train-size, --val-size, --batch-size, --resolution, --seed), "
-                                      "or give a new --study-name")
+                                      "with (--epochs, --train-size, --val-size, --batch-size, --lr, --resolution, "
+                                      "--seed), or give a new --study-name")
             for key, value in {**settings, "protocol": protocol,
                                # what a user of the trained weights must normalise inputs with: (x / 255 - mean) / std
                                "normalisation": {"mean": list(mean), "std": list(std)}}.items():
@@ -1214,7 +1226,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--objectives", default="accuracy,macs",
                         help="two or three of accuracy, macs, params, latency (CPU ms, batch 1, median), "
                              "memory (peak activation bytes)")
-    parser.add_argument("--trials", type=int, default=30,
+    parser.add_argument("--trials", type=int, default=SearchConfig.trials,
                         help="candidates the study should train, one per distinct network: references, "
                              "repeats of trained networks and candidates priced over the budget (recorded, not "
                              "trained) are not counted; a rerun adds what is missing")
@@ -1226,11 +1238,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tpe: the default, multivariate TPE learns from 10 trials on, handles categorical "
                              "spaces and the budget constraint and serves a few hundred trials best; nsga2/nsga3 "
                              "need many generations of 20; gp is slow on spaces of 100+ categorical parameters")
-    parser.add_argument("--fidelity", default="none", choices=FIDELITIES,
+    parser.add_argument("--fidelity", default=None, choices=FIDELITIES,
                         help="asha: asynchronous successive halving over the epochs (MO-ASHA): a candidate is judged "
                              "after --min-epochs, ×eta, ×eta²… epochs against the results at that rung (non-dominated "
                              "sorting over accuracy and cost, hypervolume contribution for ties) and goes on only when in "
-                             "the best 1/eta; stopped ones are recorded, never on the front")
+                             "the best 1/eta; stopped ones are recorded, never on the front. none: every candidate "
+                             "trains all --epochs. Default: asha when --epochs > --min-epochs, else none; a resumed "
+                             "study keeps its own")
     parser.add_argument("--eta", type=int, default=3, help="asha: the reduction factor (the best 1/eta go on)")
     parser.add_argument("--min-epochs", type=int, default=1, help="asha: epochs before the first judgement")
     parser.add_argument("--images", default=None,
@@ -1268,6 +1282,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="validation images carved from the training split (the search selects on them); "
                              "default: 1000 or a fifth of the training split, whichever is smaller")
     parser.add_argument("--batch-size", type=int, default=64, help="training batch size")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate of the proxy's one-cycle schedule (default 0.04; a study begun before "
+                             "0.04 became the default was trained at 0.02: resume it with --lr 0.02)")
     parser.add_argument("--resolution", type=int, default=32,
                         help=f"training input side in pixels (8 to {MAX_RESOLUTION})")
     parser.add_argument("--device", default="cpu",
@@ -1293,6 +1310,7 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
         heartbeat=args.heartbeat, studies_dir=args.studies_dir, progress=not args.no_progress,
         fidelity=args.fidelity, eta=args.eta, min_epochs=args.min_epochs,
         images=None if args.images is None else parse_budget(args.images, "--images"),
+        train_options={} if args.lr is None else {"lr": args.lr},
     )
 
 

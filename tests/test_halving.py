@@ -232,3 +232,35 @@ def test_bad_fidelity_options_are_refused(tmp_path: Path, capsys: pytest.Capture
                                           fragment: str) -> None:
     assert run_cli(tmp_path, *args) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_successive_halving_is_the_default_where_the_protocol_has_a_rung(tmp_path: Path, fake_trainer: list) -> None:
+    default = [a for a in ARGS if a not in ("--fidelity", "asha")]
+    assert main(["--studies-dir", str(tmp_path / "three"), *default, "--epochs", "3", "--trials", "6"]) == 0
+    study = optuna.load_study(study_name="mobile_2G_digits",
+                              storage=f"sqlite:///{tmp_path / 'three' / 'mobile_2G_digits' / 'study.db'}")
+    assert study.user_attrs["fidelity"] == "asha eta=3 rungs=1,3"
+    assert "stopped" in trial_outcomes(study.trials).values()
+    # one epoch leaves nothing to halve: every candidate trains to the end
+    assert main(["--studies-dir", str(tmp_path / "one"), *default, "--epochs", "1", "--trials", "3"]) == 0
+    study = optuna.load_study(study_name="mobile_2G_digits",
+                              storage=f"sqlite:///{tmp_path / 'one' / 'mobile_2G_digits' / 'study.db'}")
+    assert study.user_attrs["fidelity"] == "none" and set(trial_outcomes(study.trials).values()) == {"trained"}
+
+
+def test_a_resumed_study_keeps_its_fidelity(tmp_path: Path, fake_trainer: list, capsys: pytest.CaptureFixture[str]
+                                            ) -> None:
+    default = [a for a in ARGS if a not in ("--fidelity", "asha")]
+    studies = ["--studies-dir", str(tmp_path / "studies")]
+    assert main([*studies, *default, "--epochs", "3", "--trials", "3", "--fidelity", "none"]) == 0
+    # resumed without --fidelity (as by a user who began it before asha was the default): it goes on without halving
+    assert main([*studies, *default, "--epochs", "3", "--trials", "8"]) == 0
+    study = load(tmp_path)
+    assert study.user_attrs["fidelity"] == "none"
+    outcomes = trial_outcomes(study.trials)
+    assert [o for o in outcomes.values() if o != "over budget"] == ["trained"] * 8
+    assert all(len(t.user_attrs["val_curve"]) == 3 for t in study.trials if outcomes[t.number] == "trained")
+    # asking for halving on it explicitly is refused, with the way out
+    assert main([*studies, *default, "--epochs", "3", "--trials", "9", "--fidelity", "asha"]) == 2
+    err = capsys.readouterr().err
+    assert "was started with fidelity='none', not 'asha eta=3 rungs=1,3'" in err and "--study-name" in err

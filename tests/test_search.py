@@ -132,6 +132,19 @@ def test_resuming_under_another_protocol_is_refused(tmp_path: Path, capsys: pyte
     assert "seed=0 -> 5" in capsys.readouterr().err
 
 
+def test_a_study_trained_at_the_former_learning_rate_resumes_with_lr(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--space", "mobile", "--budget", "60M", "--dataset", "digits", "--references", "none"]
+    assert run_cli(tmp_path, *args, "--trials", "1", "--lr", "0.02") == 0  # as begun before lr 0.04 was the default
+    assert run_cli(tmp_path, *args, "--trials", "2") == 2
+    err = capsys.readouterr().err
+    assert "lr=0.02 -> 0.04" in err and "--lr" in err
+    assert run_cli(tmp_path, *args, "--trials", "2", "--lr", "0.02") == 0
+    study = load(tmp_path, "mobile_60M_digits")
+    assert study.user_attrs["protocol"]["lr"] == 0.02 and len(study.trials) >= 2
+    assert all(t.user_attrs["protocol"]["lr"] == 0.02 for t in study.trials if "protocol" in t.user_attrs)
+
+
 def test_timeout_0_means_no_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--space", "mobile", "--budget", "60M", "--dataset", "digits", "--references", "none", "--trials", "2"]
     assert run_cli(tmp_path, *args, "--timeout", "0") == 0
