@@ -1,5 +1,14 @@
-"""The building blocks, as ``torch.nn`` modules. Blocks are modules only: they take explicit channel
-counts and never look at a genome; :mod:`nas.builder` tracks channels and strides.
+"""The building blocks, as ``torch.nn`` modules, in the manner of torchvision: this module imports torch
+only, and a block takes layers, not genes: ``norm_layer`` (channels -> module, None for no normalisation)
+and ``act_layer`` (an ``nn`` activation class), as ``torchvision.ops.Conv2dNormActivation`` does, and
+an ``se_layer`` (channels -> squeeze-and-excitation module, e.g. a ``partial`` of
+:class:`SqueezeExcitation`) as torchvision's ``InvertedResidual(cnf, norm_layer, se_layer)``. Blocks
+take explicit channel counts and never look at a genome: :mod:`nas.builder` alone maps gene names to
+layers and tracks channels and strides.
+
+:mod:`nas.export` writes the definitions a network uses from this file's source into a standalone
+module, so that an exported network runs this code. Every definition here must therefore need nothing
+but torch and the other definitions of this file, and stay lint-clean as a file of its own.
 
 Absent parts are ``nn.Identity`` so that ``forward`` has no branches, and sub-modules are registered
 in execution order, the order torchvision uses, so that parameters line up one to one with
@@ -9,20 +18,31 @@ torchvision's models.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torchvision.ops import StochasticDepth
 
-from .genome import Norm
-from .layers import make_activation, make_gate, make_norm
+__all__ = ["NormLayer", "instance_norm", "StochasticDepth", "ConvNormAct", "SqueezeExcitation",
+           "DepthwiseSeparableConv", "MBConv", "ResidualBlock", "ShuffleV2Unit", "FireModule", "ClassifierHead",
+           "ConvClassifier", "Net", "init_weights"]
 
-__all__ = ["ConvNormAct", "SqueezeExcitation", "DepthwiseSeparableConv", "MBConv", "ResidualBlock", "ShuffleV2Unit",
-           "FireModule", "ClassifierHead", "ConvClassifier", "Net"]
+NormLayer = Callable[[int], nn.Module]  # channels -> normalisation module
+
+
+def _act(layer: type[nn.Module]) -> nn.Module:
+    """An activation module, in place where that is safe (as torchvision builds them)."""
+    return layer(inplace=True) if layer in (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU) else layer()
+
+
+def instance_norm(channels: int, eps: float = 1e-5) -> nn.Module:
+    """Instance normalisation as GroupNorm with one group per channel: the statistics of
+    ``InstanceNorm2d(affine=True)``, and no error on 1×1 maps."""
+    return nn.GroupNorm(channels, channels, eps=eps)
 
 
 def _conv(in_channels: int, out_channels: int, kernel: int, *, stride: int, dilation: int, groups: int,
-          separable: bool, bias: bool, padding: int | None = None) -> nn.Module:
+          separable: bool, bias: bool, padding: int | None) -> nn.Module:
     padding = (kernel - 1) // 2 * dilation if padding is None else padding
     if not separable:
         return nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=bias)
@@ -35,37 +55,64 @@ def _conv(in_channels: int, out_channels: int, kernel: int, *, stride: int, dila
     )
 
 
+class StochasticDepth(nn.Module):
+    """Drops the residual branch of a random share ``p`` of the samples in training and scales up the
+    rest (Huang et al., 2016), as ``torchvision.ops.StochasticDepth(p, "row")``."""
+
+    def __init__(self, p: float, mode: str = "row") -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival_rate = 1.0 - self.p
+        noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device)
+        noise = noise.bernoulli_(survival_rate)
+        if survival_rate > 0.0:
+            noise.div_(survival_rate)
+        return x * noise
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p}, mode={self.mode})"
+
+
 class ConvNormAct(nn.Sequential):
-    """Convolution, normalisation, activation; the convolution has a bias only without a norm
-    (as ``torchvision.ops.Conv2dNormActivation``) unless ``bias`` asks for one. ``separable`` factors a
-    k×k kernel into k×1 and 1×k; ``shuffle`` shuffles the channels across the groups afterwards
-    (ShuffleNetV1, Zhang et al., 2018)."""
+    """Convolution, normalisation, activation (torchvision's ``Conv2dNormActivation``); the convolution has
+    a bias only without a norm, unless ``bias`` asks for one. ``separable`` factors a k×k kernel into k×1
+    and 1×k; ``shuffle`` shuffles the channels across the groups afterwards (ShuffleNetV1, Zhang et al.,
+    2018)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
-                 dilation: int = 1, groups: int = 1, separable: bool = False, norm: Norm = Norm(),
-                 act: str = "relu", padding: int | None = None, bias: bool = False, shuffle: bool = False) -> None:
+                 dilation: int = 1, groups: int = 1, separable: bool = False,
+                 norm_layer: NormLayer | None = nn.BatchNorm2d, act_layer: type[nn.Module] = nn.ReLU,
+                 padding: int | None = None, bias: bool = False, shuffle: bool = False) -> None:
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
         super().__init__(OrderedDict(
             conv=_conv(in_channels, out_channels, kernel, stride=stride, dilation=dilation, groups=groups,
-                       separable=separable, bias=bias or norm.kind == "none", padding=padding),
-            norm=make_norm(norm, out_channels),
-            act=make_activation(act),
+                       separable=separable, bias=bias or norm_layer is None, padding=padding),
+            norm=norm_layer(out_channels) if norm_layer is not None else nn.Identity(),
+            act=_act(act_layer),
             shuffle=nn.ChannelShuffle(groups) if shuffle and groups > 1 else nn.Identity(),
         ))
 
 
 class SqueezeExcitation(nn.Module):
-    """Squeeze-and-excitation (Hu et al., 2018), as ``torchvision.ops.SqueezeExcitation``."""
+    """Squeeze-and-excitation (Hu et al., 2018), as ``torchvision.ops.SqueezeExcitation``: pool, 1×1
+    conv to ``squeeze`` channels, ``act_layer``, 1×1 conv back, ``gate_layer``; the result scales the
+    input channel-wise."""
 
-    def __init__(self, channels: int, squeeze: int, *, act: str = "relu", gate: str = "sigmoid") -> None:
+    def __init__(self, channels: int, squeeze: int, *, act_layer: type[nn.Module] = nn.ReLU,
+                 gate_layer: type[nn.Module] = nn.Sigmoid) -> None:
         super().__init__()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(channels, squeeze, 1)
         self.fc2 = nn.Conv2d(squeeze, channels, 1)
-        self.activation = make_activation(act)
-        self.scale_activation = make_gate(gate)
+        self.activation = _act(act_layer)
+        self.scale_activation = gate_layer()
 
     def forward(self, x: Tensor) -> Tensor:
         scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
@@ -73,39 +120,41 @@ class SqueezeExcitation(nn.Module):
 
 
 class DepthwiseSeparableConv(nn.Sequential):
-    """Depthwise k×k conv + norm + act, then pointwise 1×1 conv + norm + act (MobileNetV1,
-    Howard et al., 2017)."""
+    """Depthwise k×k conv + norm + act, then pointwise 1×1 conv + norm + act (MobileNetV1, Howard et al.,
+    2017)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
-                 dilation: int = 1, separable: bool = False, norm: Norm = Norm(), act: str = "relu") -> None:
+                 dilation: int = 1, separable: bool = False, norm_layer: NormLayer | None = nn.BatchNorm2d,
+                 act_layer: type[nn.Module] = nn.ReLU) -> None:
         super().__init__(OrderedDict(
             depthwise=ConvNormAct(in_channels, in_channels, kernel, stride=stride, dilation=dilation,
-                                  groups=in_channels, separable=separable, norm=norm, act=act),
-            pointwise=ConvNormAct(in_channels, out_channels, 1, norm=norm, act=act),
+                                  groups=in_channels, separable=separable, norm_layer=norm_layer,
+                                  act_layer=act_layer),
+            pointwise=ConvNormAct(in_channels, out_channels, 1, norm_layer=norm_layer, act_layer=act_layer),
         ))
 
 
 class MBConv(nn.Module):
     """Inverted residual with linear bottleneck (MobileNetV2, Sandler et al., 2018), optionally with
-    squeeze-and-excitation (MnasNet, MobileNetV3, EfficientNet) and stochastic depth on the residual
-    branch (EfficientNet). The expansion is left out when ``expanded == in_channels``."""
+    squeeze-and-excitation (``se_layer``: MnasNet, MobileNetV3, EfficientNet) and stochastic depth on
+    the residual branch (EfficientNet). The expansion is left out when ``expanded == in_channels``."""
 
     def __init__(self, in_channels: int, out_channels: int, expanded: int, kernel: int = 3, *, stride: int = 1,
-                 dilation: int = 1, separable: bool = False, norm: Norm = Norm(), act: str = "relu",
-                 se: tuple[int, str, str] | None = None, drop_path: float = 0.0) -> None:
+                 dilation: int = 1, separable: bool = False, norm_layer: NormLayer | None = nn.BatchNorm2d,
+                 act_layer: type[nn.Module] = nn.ReLU, se_layer: Callable[[int], nn.Module] | None = None,
+                 drop_path: float = 0.0) -> None:
         super().__init__()
         self.use_res_connect = stride == 1 and in_channels == out_channels
+        layers = {"norm_layer": norm_layer, "act_layer": act_layer}
         # expand
-        self.expand = (ConvNormAct(in_channels, expanded, 1, norm=norm, act=act)
-                       if expanded != in_channels else nn.Identity())
+        self.expand = ConvNormAct(in_channels, expanded, 1, **layers) if expanded != in_channels else nn.Identity()
         # depthwise
-        self.depthwise = ConvNormAct(expanded, expanded, kernel, stride=stride, dilation=dilation,
-                                     groups=expanded, separable=separable, norm=norm, act=act)
+        self.depthwise = ConvNormAct(expanded, expanded, kernel, stride=stride, dilation=dilation, groups=expanded,
+                                     separable=separable, **layers)
         # squeeze and excitation
-        self.se = (SqueezeExcitation(expanded, se[0], act=se[1], gate=se[2]) if se is not None
-                   else nn.Identity())
+        self.se = se_layer(expanded) if se_layer is not None else nn.Identity()
         # project (linear bottleneck: no activation)
-        self.project = ConvNormAct(expanded, out_channels, 1, norm=norm, act="none")
+        self.project = ConvNormAct(expanded, out_channels, 1, norm_layer=norm_layer, act_layer=nn.Identity)
         self.drop_path = (StochasticDepth(drop_path, "row") if self.use_res_connect and drop_path > 0
                           else nn.Identity())
 
@@ -120,29 +169,32 @@ class ResidualBlock(nn.Module):
     """Residual block (ResNet, He et al., 2016): basic (two k×k convolutions) when ``width`` is 0, else
     bottleneck (1×1 to ``width``, k×k with ``groups``, 1×1). The shortcut is the identity when shapes
     allow (and ``project`` is off), else a strided 1×1 convolution with norm; optional squeeze-and-
-    excitation before the addition, stochastic depth on the residual branch, activation after it."""
+    excitation (``se_layer``) before the addition, stochastic depth on the residual branch, activation
+    after it."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, width: int = 0, groups: int = 1,
-                 stride: int = 1, dilation: int = 1, separable: bool = False, norm: Norm = Norm(),
-                 act: str = "relu", se: tuple[int, str, str] | None = None, project: bool = False,
+                 stride: int = 1, dilation: int = 1, separable: bool = False,
+                 norm_layer: NormLayer | None = nn.BatchNorm2d, act_layer: type[nn.Module] = nn.ReLU,
+                 se_layer: Callable[[int], nn.Module] | None = None, project: bool = False,
                  drop_path: float = 0.0) -> None:
         super().__init__()
-        spatial = dict(stride=stride, dilation=dilation, separable=separable, norm=norm)
+        spatial = {"stride": stride, "dilation": dilation, "separable": separable, "norm_layer": norm_layer}
+        linear = {"norm_layer": norm_layer, "act_layer": nn.Identity}  # no activation before the addition
         if width:
-            self.conv1 = ConvNormAct(in_channels, width, 1, norm=norm, act=act)
-            self.conv2 = ConvNormAct(width, width, kernel, groups=groups, act=act, **spatial)
-            self.conv3 = ConvNormAct(width, out_channels, 1, norm=norm, act="none")
+            self.conv1 = ConvNormAct(in_channels, width, 1, norm_layer=norm_layer, act_layer=act_layer)
+            self.conv2 = ConvNormAct(width, width, kernel, groups=groups, act_layer=act_layer, **spatial)
+            self.conv3 = ConvNormAct(width, out_channels, 1, **linear)
         else:
-            self.conv1 = ConvNormAct(in_channels, out_channels, kernel, act=act, **spatial)
+            self.conv1 = ConvNormAct(in_channels, out_channels, kernel, act_layer=act_layer, **spatial)
             self.conv2 = ConvNormAct(out_channels, out_channels, kernel, dilation=dilation, separable=separable,
-                                     norm=norm, act="none")
+                                     **linear)
             self.conv3 = nn.Identity()
-        self.se = SqueezeExcitation(out_channels, se[0], act=se[1], gate=se[2]) if se else nn.Identity()
+        self.se = se_layer(out_channels) if se_layer is not None else nn.Identity()
         needs_projection = project or stride != 1 or in_channels != out_channels
-        self.shortcut = (ConvNormAct(in_channels, out_channels, 1, stride=stride, norm=norm, act="none")
+        self.shortcut = (ConvNormAct(in_channels, out_channels, 1, stride=stride, **linear)
                          if needs_projection else nn.Identity())
         self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()
-        self.act = make_activation(act)
+        self.act = _act(act_layer)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.se(self.conv3(self.conv2(self.conv1(x))))
@@ -155,22 +207,25 @@ class ShuffleV2Unit(nn.Module):
     branches see the whole input. The halves are concatenated and shuffled."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
-                 dilation: int = 1, separable: bool = False, norm: Norm = Norm(), act: str = "relu") -> None:
+                 dilation: int = 1, separable: bool = False, norm_layer: NormLayer | None = nn.BatchNorm2d,
+                 act_layer: type[nn.Module] = nn.ReLU) -> None:
         super().__init__()
         half = out_channels // 2
-        spatial = dict(stride=stride, dilation=dilation, separable=separable, norm=norm, act="none")
+        pointwise = {"norm_layer": norm_layer, "act_layer": act_layer}
+        spatial = {"stride": stride, "dilation": dilation, "separable": separable, "norm_layer": norm_layer,
+                   "act_layer": nn.Identity}
         self.stride = stride
         if stride > 1:
             self.branch1: nn.Module = nn.Sequential(
                 ConvNormAct(in_channels, in_channels, kernel, groups=in_channels, **spatial),
-                ConvNormAct(in_channels, half, 1, norm=norm, act=act),
+                ConvNormAct(in_channels, half, 1, **pointwise),
             )
         else:
             self.branch1 = nn.Identity()
         self.branch2 = nn.Sequential(
-            ConvNormAct(in_channels if stride > 1 else half, half, 1, norm=norm, act=act),
+            ConvNormAct(in_channels if stride > 1 else half, half, 1, **pointwise),
             ConvNormAct(half, half, kernel, groups=half, **spatial),
-            ConvNormAct(half, half, 1, norm=norm, act=act),
+            ConvNormAct(half, half, 1, **pointwise),
         )
         self.shuffle = nn.ChannelShuffle(2)
 
@@ -187,12 +242,13 @@ class FireModule(nn.Module):
     """Fire module (SqueezeNet, Iandola et al., 2016): 1×1 squeeze, then 1×1 and 3×3 expansions side
     by side, concatenated."""
 
-    def __init__(self, in_channels: int, squeeze: int, expand1: int, expand3: int, *, norm: Norm = Norm(),
-                 act: str = "relu") -> None:
+    def __init__(self, in_channels: int, squeeze: int, expand1: int, expand3: int, *,
+                 norm_layer: NormLayer | None = nn.BatchNorm2d, act_layer: type[nn.Module] = nn.ReLU) -> None:
         super().__init__()
-        self.squeeze = ConvNormAct(in_channels, squeeze, 1, norm=norm, act=act)
-        self.expand1x1 = ConvNormAct(squeeze, expand1, 1, norm=norm, act=act)
-        self.expand3x3 = ConvNormAct(squeeze, expand3, 3, norm=norm, act=act)
+        layers = {"norm_layer": norm_layer, "act_layer": act_layer}
+        self.squeeze = ConvNormAct(in_channels, squeeze, 1, **layers)
+        self.expand1x1 = ConvNormAct(squeeze, expand1, 1, **layers)
+        self.expand3x3 = ConvNormAct(squeeze, expand3, 3, **layers)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.squeeze(x)
@@ -204,13 +260,13 @@ class ClassifierHead(nn.Sequential):
     dropout (after every hidden layer and before the classifier, or with ``dropout_first`` before
     every hidden layer, AlexNet's order), and the linear classifier."""
 
-    def __init__(self, in_features: int, num_classes: int, *, hidden: tuple[int, ...] = (), act: str = "relu",
-                 dropout: float = 0.0, dropout_first: bool = False) -> None:
+    def __init__(self, in_features: int, num_classes: int, *, hidden: tuple[int, ...] = (),
+                 act_layer: type[nn.Module] = nn.ReLU, dropout: float = 0.0, dropout_first: bool = False) -> None:
         layers: list[nn.Module] = []
         for width in hidden:
             if dropout_first:
                 layers.append(nn.Dropout(dropout))
-            layers += [nn.Linear(in_features, width), make_activation(act)]
+            layers += [nn.Linear(in_features, width), _act(act_layer)]
             if not dropout_first:
                 layers.append(nn.Dropout(dropout))
             in_features = width
@@ -229,7 +285,7 @@ class ConvClassifier(nn.Sequential):
 
 
 class Net(nn.Module):
-    """A built genome: ``features`` (every block and the head's 1×1 conv), adaptive average pooling,
+    """The network: ``features`` (every block and the head's 1×1 conv), adaptive average pooling,
     flattening, ``classifier``. ``genome`` keeps the genome string the network was built from."""
 
     def __init__(self, features: nn.Sequential, classifier: nn.Module, *, pool: int | None = 1,
@@ -247,3 +303,23 @@ class Net(nn.Module):
 
     def extra_repr(self) -> str:
         return f"genome={self.genome!r}" if self.genome else ""
+
+
+def init_weights(model: Net) -> None:
+    """torchvision's initialisation of its MobileNets and ResNets: He (fan-out) for convolutions,
+    N(0, 0.01) for linear layers; a classifier that ends in a convolution (SqueezeNet's) starts small
+    there too, as a linear layer does."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+    last = [m for m in model.classifier.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][-1]
+    if isinstance(last, nn.Conv2d):
+        nn.init.normal_(last.weight, 0, 0.01)

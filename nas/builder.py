@@ -1,7 +1,18 @@
-"""The builder: turns a :class:`~nas.genome.Genome` into a ``torch.nn.Module``. It alone tracks
-channels from block to block; blocks are in :mod:`nas.blocks`."""
+"""The builder: turns a :class:`~nas.genome.Genome` into a ``torch.nn.Module``. It alone maps gene names
+to layers (an activation name to its ``nn`` class, a :class:`~nas.genome.Norm` to a ``norm_layer``, a
+:class:`~nas.genome.SqueezeExcite` to an ``se_layer``) and tracks channels from block to block; blocks
+are in :mod:`nas.blocks`.
+
+:func:`plan` lists the constructor calls a network is made of (:class:`Layer`); :func:`build` makes
+them, and :mod:`nas.export` writes the same calls out as source, so that the two cannot drift apart.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from torch import nn
 
@@ -13,10 +24,16 @@ from .blocks import (
     FireModule,
     MBConv,
     Net,
+    NormLayer,
     ResidualBlock,
     ShuffleV2Unit,
+    SqueezeExcitation,
+    init_weights,
+    instance_norm,
 )
 from .genome import (
+    ACTIVATIONS,
+    GATES,
     Block,
     Bottleneck,
     Conv,
@@ -28,10 +45,115 @@ from .genome import (
     Pool,
     Residual,
     ShuffleUnit,
+    SqueezeExcite,
     as_genome,
 )
 
-__all__ = ["build"]
+__all__ = ["Layer", "Plan", "act_layer", "build", "gate_layer", "norm_layer", "plan", "se_layer"]
+
+# timm's get_act_layer in small: a gene's name -> the nn class the blocks take
+_ACT_LAYERS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "silu": nn.SiLU, "gelu": nn.GELU,
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "none": nn.Identity,
+}
+_GATE_LAYERS: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "hardsigmoid": nn.Hardsigmoid}
+assert tuple(_ACT_LAYERS) == ACTIVATIONS and tuple(_GATE_LAYERS) == GATES, "nas.genome has layers the builder lacks"
+
+
+def act_layer(name: str) -> type[nn.Module]:
+    """The activation class called ``name`` (one of :data:`nas.genome.ACTIVATIONS`); ``"none"`` is Identity."""
+    try:
+        return _ACT_LAYERS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}") from None
+
+
+def gate_layer(name: str) -> type[nn.Module]:
+    """The squeeze-and-excitation gate class called ``name`` (``sigmoid`` or ``hardsigmoid``)."""
+    try:
+        return _GATE_LAYERS[name]
+    except KeyError:
+        raise ValueError(f"unknown gate {name!r}; known: {', '.join(GATES)}") from None
+
+
+def norm_layer(norm: Norm) -> NormLayer | None:
+    """The blocks' ``norm_layer`` for ``norm``: channels -> module, None for ``kind="none"``.
+
+    Layer and instance normalisation are GroupNorm with one group, and with one group per channel:
+    the same statistics as ``LayerNorm`` over (C, H, W) and ``InstanceNorm2d(affine=True)``, with no
+    dependence on the resolution and no error on 1×1 maps.
+    """
+    eps = {} if norm.eps == 1e-5 else {"eps": norm.eps}
+    if norm.kind == "batch":
+        momentum = {} if norm.momentum == 0.1 else {"momentum": norm.momentum}
+        return partial(nn.BatchNorm2d, **eps, **momentum) if eps or momentum else nn.BatchNorm2d
+    if norm.kind == "group":
+        return partial(nn.GroupNorm, norm.groups, **eps)
+    if norm.kind == "layer":
+        return partial(nn.GroupNorm, 1, **eps)
+    if norm.kind == "instance":
+        return partial(instance_norm, **eps) if eps else instance_norm
+    return None
+
+
+def se_layer(se: SqueezeExcite | None) -> Callable[[int], nn.Module] | None:
+    """The blocks' ``se_layer`` for ``se``: channels -> :class:`~nas.blocks.SqueezeExcitation`."""
+    if se is None:
+        return None
+    return partial(SqueezeExcitation, squeeze=se.channels, act_layer=act_layer(se.act), gate_layer=gate_layer(se.gate))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One constructor call of a network: ``factory(*args, **kwargs)``."""
+
+    factory: Callable[..., nn.Module]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def make(self) -> nn.Module:
+        return self.factory(*self.args, **self.kwargs)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A network as constructor calls: ``Net(nn.Sequential(*features), classifier, pool=pool, genome=...)``.
+    ``norm`` is the ``norm_layer`` every block gets; ``features[i]`` is ``genome.blocks[i]`` (the head's
+    1×1 convolution follows them when it has one)."""
+
+    genome: Genome
+    features: tuple[Layer, ...]
+    classifier: Layer
+    pool: int | None
+    norm: NormLayer | None
+
+
+def plan(genome: Genome | str, *, num_classes: int = 1000, in_channels: int = 3) -> Plan:
+    """The constructor calls that make ``genome``'s network (see :func:`build`)."""
+    genome = as_genome(genome)
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise ValueError(f"num_classes={num_classes!r} must be a positive int")
+    norm = norm_layer(genome.norm)
+    n_residual = sum(block.residual for block in genome.blocks)
+    residual_index = 0
+    layers: list[Layer] = []
+    for block, c_in in zip(genome.blocks, genome.channels(in_channels)):
+        drop_path = genome.drop_path * residual_index / n_residual if block.residual else 0.0
+        residual_index += block.residual
+        layers.append(_block(block, c_in, norm, drop_path))
+    features = genome.out_channels(in_channels)
+    head = genome.head
+    if head.width:
+        layers.append(Layer(ConvNormAct, (features, head.width, 1), {"norm_layer": norm,
+                                                                      "act_layer": act_layer(head.act)}))
+        features = head.width
+    if head.conv_classifier:
+        classifier = Layer(ConvClassifier, (features, num_classes), {"dropout": head.dropout})
+    else:
+        classifier = Layer(ClassifierHead, (features * head.pool ** 2, num_classes), {
+            "hidden": head.hidden, "act_layer": act_layer(head.hidden_act), "dropout": head.dropout,
+            "dropout_first": head.dropout_first})
+    return Plan(genome, tuple(layers), classifier, None if head.conv_classifier else head.pool, norm)
 
 
 def build(genome: Genome | str, *, num_classes: int = 1000, in_channels: int = 3) -> Net:
@@ -51,72 +173,39 @@ def build(genome: Genome | str, *, num_classes: int = 1000, in_channels: int = 3
         >>> model(torch.randn(2, 3, 32, 32)).shape
         torch.Size([2, 10])
     """
-    genome = as_genome(genome)
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"num_classes={num_classes!r} must be a positive int")
-    n_residual = sum(block.residual for block in genome.blocks)
-    residual_index = 0
-    layers: list[nn.Module] = []
-    for block, c_in in zip(genome.blocks, genome.channels(in_channels)):
-        drop_path = genome.drop_path * residual_index / n_residual if block.residual else 0.0
-        residual_index += block.residual
-        layers.append(_block(block, c_in, genome.norm, drop_path))
-    features = genome.out_channels(in_channels)
-    head = genome.head
-    if head.width:
-        layers.append(ConvNormAct(features, head.width, 1, norm=genome.norm, act=head.act))
-        features = head.width
-    if head.conv_classifier:
-        classifier: nn.Module = ConvClassifier(features, num_classes, dropout=head.dropout)
-    else:
-        classifier = ClassifierHead(features * head.pool ** 2, num_classes, hidden=head.hidden, act=head.hidden_act,
-                                    dropout=head.dropout, dropout_first=head.dropout_first)
-    model = Net(nn.Sequential(*layers), classifier, pool=None if head.conv_classifier else head.pool,
-                genome=str(genome))
-    _init_weights(model)
+    p = plan(genome, num_classes=num_classes, in_channels=in_channels)
+    model = Net(nn.Sequential(*(layer.make() for layer in p.features)), p.classifier.make(), pool=p.pool,
+                genome=str(p.genome))
+    init_weights(model)
     return model
 
 
-def _block(block: Block, c_in: int, norm: Norm, drop_path: float) -> nn.Module:
+def _block(block: Block, c_in: int, norm: NormLayer | None, drop_path: float) -> Layer:
     if isinstance(block, Pool):
         pool = nn.MaxPool2d if block.mode == "max" else nn.AvgPool2d
-        return pool(block.kernel, block.stride, block.padding, ceil_mode=block.ceil)
+        return Layer(pool, (block.kernel,), {"stride": block.stride, "padding": block.padding,
+                                             "ceil_mode": block.ceil})
+    layers = {"norm_layer": norm, "act_layer": act_layer(block.act)}
     if isinstance(block, Fire):
-        return FireModule(c_in, block.squeeze, block.expand1, block.expand3, norm=norm, act=block.act)
-    common = dict(stride=block.stride, dilation=block.dilation, separable=block.separable, norm=norm, act=block.act)
-    se = getattr(block, "se", None)
-    se = None if se is None else (se.channels, se.act, se.gate)
+        return Layer(FireModule, (c_in, block.squeeze, block.expand1, block.expand3), layers)
+    spatial = {"stride": block.stride, "dilation": block.dilation, "separable": block.separable, **layers}
     if isinstance(block, Conv):
-        return ConvNormAct(c_in, block.out, block.kernel, groups=block.groups, padding=block.padding,
-                           bias=block.bias, shuffle=block.shuffle, **common)
+        return Layer(ConvNormAct, (c_in, block.out, block.kernel), {
+            "groups": block.groups, **spatial, "padding": block.padding, "bias": block.bias,
+            "shuffle": block.shuffle})
     if isinstance(block, DepthwiseSeparable):
-        return DepthwiseSeparableConv(c_in, block.out, block.kernel, **common)
+        return Layer(DepthwiseSeparableConv, (c_in, block.out, block.kernel), spatial)
+    se = {"se_layer": se_layer(getattr(block, "se", None))}
     if isinstance(block, InvertedResidual):
-        return MBConv(c_in, block.out, block.expanded, block.kernel, se=se, drop_path=drop_path, **common)
+        return Layer(MBConv, (c_in, block.out, block.expanded, block.kernel), {**spatial, **se,
+                                                                              "drop_path": drop_path})
     if isinstance(block, Bottleneck):
-        return ResidualBlock(c_in, block.out, block.kernel, width=block.width, groups=block.groups, se=se,
-                             project=block.project, drop_path=drop_path, **common)
+        return Layer(ResidualBlock, (c_in, block.out, block.kernel), {
+            "width": block.width, "groups": block.groups, **spatial, **se, "project": block.project,
+            "drop_path": drop_path})
     if isinstance(block, Residual):
-        return ResidualBlock(c_in, block.out, block.kernel, se=se, project=block.project, drop_path=drop_path,
-                             **common)
+        return Layer(ResidualBlock, (c_in, block.out, block.kernel), {**spatial, **se, "project": block.project,
+                                                                       "drop_path": drop_path})
     if isinstance(block, ShuffleUnit):
-        return ShuffleV2Unit(c_in, block.out, block.kernel, **common)
+        return Layer(ShuffleV2Unit, (c_in, block.out, block.kernel), spatial)
     raise TypeError(f"no module for block {block!r}")  # pragma: no cover - Genome refuses other types
-
-
-def _init_weights(model: nn.Module) -> None:
-    # torchvision's MobileNet and ResNet initialisation: He (fan-out) for convolutions, N(0, 0.01) for linears
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
-    for m in model.modules():
-        if isinstance(m, ConvClassifier):  # SqueezeNet: a small start for the classifier, as a linear layer gets
-            nn.init.normal_(m[1].weight, 0, 0.01)

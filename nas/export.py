@@ -17,14 +17,19 @@ naming the trial and the file (exit code 2) before anything is written.
 >>> from studies.mobile_300M_cifar10.models import trial_19
 >>> model = trial_19.build(pretrained=True).eval()
 
-The written classes mirror :mod:`nas.blocks` one for one (same sub-module names, registration order and
-initialisation), so an exported network has the state dict of ``nas.build(genome)`` and, with the same
-weights, its outputs; ``tests/test_export.py`` checks that over every reference and random genomes.
+The module holds the definitions of :mod:`nas.blocks` that the network uses, copied from their source
+as they are, and its ``build`` makes the constructor calls of :func:`nas.builder.plan`, the ones
+``nas.build`` makes: an exported network is the same code, with the state dict of ``nas.build(genome)``
+and, with the same weights, its outputs; ``tests/test_export.py`` checks that over every reference and
+random genomes.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import functools
+import inspect
 import json
 import keyword
 import math
@@ -33,31 +38,19 @@ import re
 import shutil
 import sys
 import textwrap
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from torch import nn
 
+from . import blocks
+from .builder import Layer, Plan, plan
 from .cost import count, format_count, min_resolution
 from .files import describe, unwritable
-from .genome import (
-    ACTIVATIONS,
-    GATES,
-    Block,
-    Bottleneck,
-    Conv,
-    DepthwiseSeparable,
-    Fire,
-    Genome,
-    Head,
-    InvertedResidual,
-    Norm,
-    Pool,
-    Residual,
-    ShuffleUnit,
-    as_genome,
-)
+from .genome import Genome, Pool, as_genome
 from .study import Study, StudyError, open_study
 
 __all__ = ["ExportError", "ExportInfo", "export_genome", "export_pareto", "export_trial", "main", "module_source",
@@ -98,10 +91,26 @@ class ExportInfo:
 
 
 # ----------------------------------------------------------------------------------------------
-# the classes an exported module may hold: nas.blocks written for torch alone. Norms are callables
-# (channels -> module, None for no norm) and activations nn classes, instead of nas.genome.Norm and
-# names; sub-module names, order and hyperparameters are those of nas.blocks, so state dicts, reprs
-# and random-number use agree (tests/test_export.py checks all three).
+# the definitions an exported module may hold: those of nas/blocks.py, read from its source (the one
+# definition that nas.build runs), each with the other definitions it names
+
+
+@functools.cache
+def _definitions() -> dict[str, tuple[str, frozenset[str]]]:
+    """nas/blocks.py's top-level definitions in file order: name -> (source, names of the other
+    definitions it uses)."""
+    source = inspect.getsource(blocks)
+    nodes: dict[str, ast.AST] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            nodes[node.name] = node
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if not node.targets[0].id.startswith("__"):
+                nodes[node.targets[0].id] = node
+    return {name: (ast.get_source_segment(source, node),
+                   frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in nodes) - {name})
+            for name, node in nodes.items()}
+
 
 # the standard-library imports, by the name the module uses
 _STDLIB_IMPORTS = {
@@ -110,323 +119,6 @@ _STDLIB_IMPORTS = {
     "partial": "from functools import partial",
     "Path": "from pathlib import Path",
 }
-
-_HELPERS = {
-    "NormLayer": '''
-NormLayer = Callable[[int], nn.Module]  # channels -> normalisation module
-''',
-    "_act": '''
-def _act(layer: type[nn.Module]) -> nn.Module:
-    """An activation module, in place where that is safe (as torchvision builds them)."""
-    return layer(inplace=True) if layer in (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU) else layer()
-''',
-    "_conv": '''
-def _conv(in_channels: int, out_channels: int, kernel: int, *, stride: int, dilation: int, groups: int,
-          separable: bool, bias: bool, padding: int | None) -> nn.Module:
-    padding = (kernel - 1) // 2 * dilation if padding is None else padding
-    if not separable:
-        return nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, groups, bias=bias)
-    # spatially separable: k×1 then 1×k, each striding and dilating along its own axis
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, (kernel, 1), (stride, 1), (padding, 0), (dilation, 1), groups,
-                  bias=False),
-        nn.Conv2d(out_channels, out_channels, (1, kernel), (1, stride), (0, padding), (1, dilation), groups,
-                  bias=bias),
-    )
-''',
-}
-
-_CLASSES = {
-    "StochasticDepth": '''
-class StochasticDepth(nn.Module):
-    """Drops the residual branch of a random share ``p`` of the samples in training and scales up the
-    rest (Huang et al., 2016), as ``torchvision.ops.StochasticDepth(p, "row")``."""
-
-    def __init__(self, p: float, mode: str = "row") -> None:
-        super().__init__()
-        self.p = p
-        self.mode = mode
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        survival_rate = 1.0 - self.p
-        noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device)
-        noise = noise.bernoulli_(survival_rate)
-        if survival_rate > 0.0:
-            noise.div_(survival_rate)
-        return x * noise
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(p={self.p}, mode={self.mode})"
-''',
-    "ConvNormAct": '''
-class ConvNormAct(nn.Sequential):
-    """Convolution, normalisation, activation (torchvision's ``Conv2dNormActivation``); the convolution has
-    a bias only without a norm, unless ``bias`` asks for one. ``separable`` factors a k×k kernel into k×1
-    and 1×k; ``shuffle`` shuffles the channels across the groups afterwards (ShuffleNetV1)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
-                 dilation: int = 1, groups: int = 1, separable: bool = False,
-                 norm: NormLayer | None = nn.BatchNorm2d, act: type[nn.Module] = nn.ReLU,
-                 padding: int | None = None, bias: bool = False, shuffle: bool = False) -> None:
-        super().__init__(OrderedDict(
-            conv=_conv(in_channels, out_channels, kernel, stride=stride, dilation=dilation, groups=groups,
-                       separable=separable, bias=bias or norm is None, padding=padding),
-            norm=norm(out_channels) if norm is not None else nn.Identity(),
-            act=_act(act),
-            shuffle=nn.ChannelShuffle(groups) if shuffle and groups > 1 else nn.Identity(),
-        ))
-''',
-    "SqueezeExcitation": '''
-class SqueezeExcitation(nn.Module):
-    """Squeeze-and-excitation (Hu et al., 2018), as ``torchvision.ops.SqueezeExcitation``."""
-
-    def __init__(self, channels: int, squeeze: int, *, act: type[nn.Module] = nn.ReLU,
-                 gate: type[nn.Module] = nn.Sigmoid) -> None:
-        super().__init__()
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(channels, squeeze, 1)
-        self.fc2 = nn.Conv2d(squeeze, channels, 1)
-        self.activation = _act(act)
-        self.scale_activation = gate()
-
-    def forward(self, x: Tensor) -> Tensor:
-        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
-        return scale * x
-''',
-    "DepthwiseSeparableConv": '''
-class DepthwiseSeparableConv(nn.Sequential):
-    """Depthwise k×k conv + norm + act, then pointwise 1×1 conv + norm + act (MobileNetV1, Howard et al.,
-    2017)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
-                 dilation: int = 1, separable: bool = False, norm: NormLayer | None = nn.BatchNorm2d,
-                 act: type[nn.Module] = nn.ReLU) -> None:
-        super().__init__(OrderedDict(
-            depthwise=ConvNormAct(in_channels, in_channels, kernel, stride=stride, dilation=dilation,
-                                  groups=in_channels, separable=separable, norm=norm, act=act),
-            pointwise=ConvNormAct(in_channels, out_channels, 1, norm=norm, act=act),
-        ))
-''',
-    "MBConv": '''
-class MBConv(nn.Module):
-    """Inverted residual with linear bottleneck (MobileNetV2, Sandler et al., 2018), optionally with
-    squeeze-and-excitation (MnasNet, MobileNetV3, EfficientNet) and stochastic depth on the residual
-    branch (EfficientNet). The expansion is left out when ``expanded == in_channels``."""
-
-    def __init__(self, in_channels: int, out_channels: int, expanded: int, kernel: int = 3, *, stride: int = 1,
-                 dilation: int = 1, separable: bool = False, norm: NormLayer | None = nn.BatchNorm2d,
-                 act: type[nn.Module] = nn.ReLU,
-                 se: int = 0, se_act: type[nn.Module] = nn.ReLU, se_gate: type[nn.Module] = nn.Sigmoid,  # +se
-                 drop_path: float = 0.0,  # +sd
-                 ) -> None:
-        super().__init__()
-        self.use_res_connect = stride == 1 and in_channels == out_channels
-        # expand
-        self.expand = (ConvNormAct(in_channels, expanded, 1, norm=norm, act=act)
-                       if expanded != in_channels else nn.Identity())
-        # depthwise
-        self.depthwise = ConvNormAct(expanded, expanded, kernel, stride=stride, dilation=dilation,
-                                     groups=expanded, separable=separable, norm=norm, act=act)
-        # squeeze and excitation
-        self.se = SqueezeExcitation(expanded, se, act=se_act, gate=se_gate) if se else nn.Identity()  # +se
-        self.se = nn.Identity()  # none in this network  # -se
-        # project (linear bottleneck: no activation)
-        self.project = ConvNormAct(expanded, out_channels, 1, norm=norm, act=nn.Identity)
-        self.drop_path = (StochasticDepth(drop_path, "row") if self.use_res_connect and drop_path > 0  # +sd
-                          else nn.Identity())  # +sd
-        self.drop_path = nn.Identity()  # no stochastic depth in this network  # -sd
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.project(self.se(self.depthwise(self.expand(x))))
-        if self.use_res_connect:
-            out = self.drop_path(out) + x
-        return out
-''',
-    "ResidualBlock": '''
-class ResidualBlock(nn.Module):
-    """Residual block (ResNet, He et al., 2016): basic (two k×k convolutions) when ``width`` is 0, else
-    bottleneck (1×1 to ``width``, k×k with ``groups``, 1×1). The shortcut is the identity when shapes
-    allow (and ``project`` is off), else a strided 1×1 convolution with norm; optional squeeze-and-
-    excitation before the addition, stochastic depth on the residual branch, activation after it."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, width: int = 0, groups: int = 1,
-                 stride: int = 1, dilation: int = 1, separable: bool = False,
-                 norm: NormLayer | None = nn.BatchNorm2d, act: type[nn.Module] = nn.ReLU, project: bool = False,
-                 se: int = 0, se_act: type[nn.Module] = nn.ReLU, se_gate: type[nn.Module] = nn.Sigmoid,  # +se
-                 drop_path: float = 0.0,  # +sd
-                 ) -> None:
-        super().__init__()
-        spatial = {"stride": stride, "dilation": dilation, "separable": separable, "norm": norm}
-        if width:
-            self.conv1 = ConvNormAct(in_channels, width, 1, norm=norm, act=act)
-            self.conv2 = ConvNormAct(width, width, kernel, groups=groups, act=act, **spatial)
-            self.conv3 = ConvNormAct(width, out_channels, 1, norm=norm, act=nn.Identity)
-        else:
-            self.conv1 = ConvNormAct(in_channels, out_channels, kernel, act=act, **spatial)
-            self.conv2 = ConvNormAct(out_channels, out_channels, kernel, dilation=dilation, separable=separable,
-                                     norm=norm, act=nn.Identity)
-            self.conv3 = nn.Identity()
-        self.se = SqueezeExcitation(out_channels, se, act=se_act, gate=se_gate) if se else nn.Identity()  # +se
-        self.se = nn.Identity()  # none in this network  # -se
-        needs_projection = project or stride != 1 or in_channels != out_channels
-        self.shortcut = (ConvNormAct(in_channels, out_channels, 1, stride=stride, norm=norm, act=nn.Identity)
-                         if needs_projection else nn.Identity())
-        self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()  # +sd
-        self.drop_path = nn.Identity()  # no stochastic depth in this network  # -sd
-        self.act = _act(act)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.se(self.conv3(self.conv2(self.conv1(x))))
-        return self.act(self.drop_path(out) + self.shortcut(x))
-''',
-    "ShuffleV2Unit": '''
-class ShuffleV2Unit(nn.Module):
-    """ShuffleNetV2 unit (Ma et al., 2018), as torchvision's ``shufflenetv2.InvertedResidual``: with
-    stride 1, half the channels pass and half go through 1×1, depthwise k×k, 1×1; with stride 2 both
-    branches see the whole input. The halves are concatenated and shuffled."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
-                 dilation: int = 1, separable: bool = False, norm: NormLayer | None = nn.BatchNorm2d,
-                 act: type[nn.Module] = nn.ReLU) -> None:
-        super().__init__()
-        half = out_channels // 2
-        spatial = {"stride": stride, "dilation": dilation, "separable": separable, "norm": norm, "act": nn.Identity}
-        self.stride = stride
-        if stride > 1:
-            self.branch1: nn.Module = nn.Sequential(
-                ConvNormAct(in_channels, in_channels, kernel, groups=in_channels, **spatial),
-                ConvNormAct(in_channels, half, 1, norm=norm, act=act),
-            )
-        else:
-            self.branch1 = nn.Identity()
-        self.branch2 = nn.Sequential(
-            ConvNormAct(in_channels if stride > 1 else half, half, 1, norm=norm, act=act),
-            ConvNormAct(half, half, kernel, groups=half, **spatial),
-            ConvNormAct(half, half, 1, norm=norm, act=act),
-        )
-        self.shuffle = nn.ChannelShuffle(2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.stride == 1:
-            x1, x2 = x.chunk(2, dim=1)
-            out = torch.cat((x1, self.branch2(x2)), dim=1)
-        else:
-            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
-        return self.shuffle(out)
-''',
-    "FireModule": '''
-class FireModule(nn.Module):
-    """Fire module (SqueezeNet, Iandola et al., 2016): 1×1 squeeze, then 1×1 and 3×3 expansions side
-    by side, concatenated."""
-
-    def __init__(self, in_channels: int, squeeze: int, expand1: int, expand3: int, *,
-                 norm: NormLayer | None = nn.BatchNorm2d, act: type[nn.Module] = nn.ReLU) -> None:
-        super().__init__()
-        self.squeeze = ConvNormAct(in_channels, squeeze, 1, norm=norm, act=act)
-        self.expand1x1 = ConvNormAct(squeeze, expand1, 1, norm=norm, act=act)
-        self.expand3x3 = ConvNormAct(squeeze, expand3, 3, norm=norm, act=act)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.squeeze(x)
-        return torch.cat((self.expand1x1(x), self.expand3x3(x)), dim=1)
-''',
-    "ClassifierHead": '''
-class ClassifierHead(nn.Sequential):
-    """What follows the pooled, flattened features: hidden linear layers with their activation,
-    dropout (after every hidden layer and before the classifier, or with ``dropout_first`` before
-    every hidden layer, AlexNet's order), and the linear classifier."""
-
-    def __init__(self, in_features: int, num_classes: int, *, hidden: tuple[int, ...] = (),
-                 act: type[nn.Module] = nn.ReLU, dropout: float = 0.0, dropout_first: bool = False) -> None:
-        layers: list[nn.Module] = []
-        for width in hidden:
-            if dropout_first:
-                layers.append(nn.Dropout(dropout))
-            layers += [nn.Linear(in_features, width), _act(act)]
-            if not dropout_first:
-                layers.append(nn.Dropout(dropout))
-            in_features = width
-        if not hidden:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(in_features, num_classes))
-        super().__init__(*layers)
-''',
-    "ConvClassifier": '''
-class ConvClassifier(nn.Sequential):
-    """SqueezeNet's classifier: dropout, 1×1 convolution to the classes, ReLU, global average pooling."""
-
-    def __init__(self, in_channels: int, num_classes: int, *, dropout: float = 0.0) -> None:
-        super().__init__(nn.Dropout(dropout), nn.Conv2d(in_channels, num_classes, 1), nn.ReLU(inplace=True),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-''',
-    "Net": '''
-class Net(nn.Module):
-    """The network: ``features`` (every block and the head's 1×1 conv), adaptive average pooling,
-    flattening, ``classifier``. ``genome`` keeps the genome string the network was built from."""
-
-    def __init__(self, features: nn.Sequential, classifier: nn.Module, *, pool: int | None = 1,
-                 genome: str = "") -> None:
-        super().__init__()
-        self.features = features
-        # a convolutional classifier pools by itself: then there is nothing to pool or flatten here
-        self.avgpool = nn.AdaptiveAvgPool2d(pool) if pool else nn.Identity()
-        self.flatten = nn.Flatten(1) if pool else nn.Identity()
-        self.classifier = classifier
-        self.genome = genome
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.flatten(self.avgpool(self.features(x))))
-
-    def extra_repr(self) -> str:
-        return f"genome={self.genome!r}" if self.genome else ""
-''',
-}
-
-_INIT_WEIGHTS = '''
-def init_weights(model: nn.Module) -> None:
-    """torchvision's initialisation of its MobileNets and ResNets: He (fan-out) for convolutions,
-    N(0, 0.01) for linear layers."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
-'''
-_INIT_CONV_CLASSIFIER = '''\
-    # SqueezeNet: a small start for the classifier, as a linear layer gets
-    nn.init.normal_(model.classifier[1].weight, 0, 0.01)
-'''
-
-# which definitions each one needs (SqueezeExcitation and StochasticDepth join when some block uses them)
-_NEEDS = {
-    "StochasticDepth": (),
-    "ConvNormAct": ("NormLayer", "_act", "_conv"),
-    "SqueezeExcitation": ("_act",),
-    "DepthwiseSeparableConv": ("ConvNormAct",),
-    "MBConv": ("ConvNormAct",),
-    "ResidualBlock": ("ConvNormAct", "_act"),
-    "ShuffleV2Unit": ("ConvNormAct",),
-    "FireModule": ("ConvNormAct",),
-    "ClassifierHead": ("_act",),
-    "ConvClassifier": (),
-    "Net": (),
-}
-_ORDER = ("NormLayer", "_act", "_conv", *_CLASSES)
-_BLOCK_CLASS = {Conv: "ConvNormAct", DepthwiseSeparable: "DepthwiseSeparableConv", InvertedResidual: "MBConv",
-                Residual: "ResidualBlock", Bottleneck: "ResidualBlock", ShuffleUnit: "ShuffleV2Unit",
-                Fire: "FireModule"}
-_ACT = {"relu": "nn.ReLU", "relu6": "nn.ReLU6", "hardswish": "nn.Hardswish", "silu": "nn.SiLU", "gelu": "nn.GELU",
-        "sigmoid": "nn.Sigmoid", "tanh": "nn.Tanh", "none": "nn.Identity"}
-_GATE = {"sigmoid": "nn.Sigmoid", "hardsigmoid": "nn.Hardsigmoid"}
-assert tuple(_ACT) == ACTIVATIONS and tuple(_GATE) == GATES, "nas.genome has activations this module cannot write"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,9 +136,11 @@ def module_source(genome: Genome | str, *, num_classes: int, in_channels: int, m
             next to the module that ``build(pretrained=True)`` loads (None: it raises instead).
 
     Returns:
-        Python source: docstring, imports, ``GENOME``, ``METRICS``, the block classes the network uses,
-        ``init_weights`` and ``build``. ``build(num_classes, in_channels)`` gives a network with the state
-        dict, the outputs and (seeded alike) the initial weights of ``nas.build(genome, ...)``.
+        Python source: docstring, imports, ``GENOME``, ``METRICS``, the definitions of
+        :mod:`nas.blocks` the network uses (their source, as they are), ``init_weights`` and ``build``,
+        which makes the calls :func:`nas.builder.plan` lists. ``build(num_classes, in_channels)`` gives
+        a network with the state dict, the outputs and (seeded alike) the initial weights of
+        ``nas.build(genome, ...)``.
 
     Example:
         >>> info = ExportInfo(name="tiny", macs=0, params=0, resolution=32)
@@ -456,14 +150,10 @@ def module_source(genome: Genome | str, *, num_classes: int, in_channels: int, m
     """
     genome = as_genome(genome)
     genome.channels(in_channels)  # a genome that cannot take these channels fails here, with the reason
-    build_code, used = _build_function(genome, num_classes=num_classes, in_channels=in_channels, meta=meta)
-    # residual blocks carry squeeze-and-excitation and stochastic depth only when some block uses them
-    options = {"se": any(getattr(b, "se", None) is not None for b in genome.blocks),
-               "sd": "drop_path=" in build_code}
-    used |= {name for name, option in (("SqueezeExcitation", "se"), ("StochasticDepth", "sd")) if options[option]}
-    needed = _closure(used)
-    definitions = [_variant(_HELPERS.get(name) or _CLASSES[name], options) for name in _ORDER if name in needed]
-    init = _INIT_WEIGHTS + (_INIT_CONV_CLASSIFIER if genome.head.conv_classifier else "")
+    build_code, used = _build_function(plan(genome, num_classes=num_classes, in_channels=in_channels),
+                                       in_channels=in_channels, meta=meta)
+    definitions = _definitions()
+    needed = _closure(used | {"Net", "init_weights"}, definitions)
     constants = [_genome_constant(genome), f"METRICS = {_literal(meta.metrics())}"]
     if meta.weights is not None:
         constants.append(f"WEIGHTS = {_literal(meta.weights)}  # the trained weights, next to this file")
@@ -471,33 +161,20 @@ def module_source(genome: Genome | str, *, num_classes: int, in_channels: int, m
         constants.append("# the trained weights expect images scaled to [0, 1], then (x - MEAN) / STD per channel")
         constants.append(f"MEAN = {tuple(round(m, 6) for m in meta.mean)!r}")
         constants.append(f"STD = {tuple(round(v, 6) for v in meta.std)!r}")
-    body = "\n\n".join(["\n".join(constants)] + [d.strip("\n") + "\n" for d in definitions]
-                       + [init.strip("\n") + "\n", build_code])
-    body = re.sub(r"\n{2,}(?=class |def |NormLayer)", "\n\n\n", body)
+    body = "\n\n".join(["\n".join(constants)] + [source + "\n" for name, (source, _) in definitions.items()
+                                                  if name in needed] + [build_code])
+    body = re.sub(r"\n{2,}(?=class |def |[A-Z]\w* = )", "\n\n\n", body)
     return f'"""{_escape(_docstring(genome, num_classes, in_channels, meta))}"""\n\n{_imports(body)}\n\n{body}'
 
 
-def _variant(source: str, options: dict[str, bool]) -> str:
-    """A class's source for these options: a line ending in ``# +name`` stays only when the option is
-    on, one ending in ``# -name`` only when it is off; the markers go."""
-    lines = []
-    for line in source.splitlines(keepends=True):
-        match = re.search(r"  # ([+-])(se|sd)$", line.rstrip("\n"))
-        if match is None:
-            lines.append(line)
-        elif (match.group(1) == "+") == options[match.group(2)]:
-            lines.append(line[:match.start()] + "\n")
-    return re.sub(r",\n *\) -> None:", ") -> None:", "".join(lines))  # the signature closes on its last line
-
-
-def _closure(names: set[str]) -> set[str]:
+def _closure(names: set[str], definitions: dict[str, tuple[str, frozenset[str]]]) -> set[str]:
     result: set[str] = set()
     todo = list(names)
     while todo:
         name = todo.pop()
         if name not in result:
             result.add(name)
-            todo.extend(_NEEDS.get(name, ()))
+            todo.extend(definitions[name][1])
     return result
 
 
@@ -578,13 +255,13 @@ def _acc(value: float | None) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# rendering build()
+# rendering build(): the calls of nas.builder.plan, as source
 
 
-def _build_function(genome: Genome, *, num_classes: int, in_channels: int, meta: ExportInfo) -> tuple[str, set[str]]:
-    """``build``'s source, and the classes it uses."""
-    used = {"Net", "ConvNormAct"}
-    norm_lines, norm = _norm_code(genome.norm)
+def _build_function(p: Plan, *, in_channels: int, meta: ExportInfo) -> tuple[str, set[str]]:
+    """``build``'s source, and the definitions of :mod:`nas.blocks` it names."""
+    num_classes = p.classifier.args[1]
+    used: set[str] = set()
     pretrained = (f"load the weights the search trained ({meta.weights}, next to this file); they need the "
                   f"defaults num_classes={num_classes} and in_channels={in_channels}." if meta.weights else
                   "load trained weights: there are none for this network, it raises.")
@@ -597,26 +274,25 @@ def _build_function(genome: Genome, *, num_classes: int, in_channels: int, meta:
              *textwrap.wrap(pretrained, 108, initial_indent="        pretrained: ", subsequent_indent=" " * 12),
              '    """']
     lines += _pretrained_check(num_classes, in_channels, meta)
-    lines += norm_lines
+    names: dict[int, str] = {}  # values build binds to a name first: a norm_layer made with arguments
+    if p.norm is None:
+        lines.append("    # no normalisation (norm_layer=None): every convolution carries a bias")
+    elif isinstance(p.norm, functools.partial):
+        lines.append(f"    norm_layer = {_code(p.norm, used, names)}")
+        names[id(p.norm)] = "norm_layer"
     lines.append("    features = nn.Sequential(")
-    channels = genome.channels(in_channels)
-    leading = next(i for i, b in enumerate(genome.blocks) if not isinstance(b, Pool))
-    for i, (block, call) in enumerate(zip(genome.blocks, _block_calls(genome, channels, leading, norm))):
-        lines.append(f"        {call},  # {i}")
-        if not isinstance(block, Pool):
-            used.add(_BLOCK_CLASS[type(block)])
-    features = genome.out_channels(in_channels)
-    head = genome.head
-    if head.width:
-        conv = _call("ConvNormAct", [features, head.width], [("kernel", 1, None), ("norm", norm, None),
-                                                            ("act", _ACT[head.act], "nn.ReLU")])
-        lines.append(f"        {conv},  # {len(genome.blocks)}: the head's 1×1 convolution")
-        features = head.width
+    # the blocks up to the first that convolves see the input image: their channels are build's argument
+    leading = next(i for i, b in enumerate(p.genome.blocks) if not isinstance(b, Pool))
+    for i, layer in enumerate(p.features):
+        first = {0: "in_channels"} if i == leading else {}
+        note = ": the head's 1×1 convolution" if i == len(p.genome.blocks) else ""
+        lines.append(f"        {_call(layer, used, names, first)},  # {i}{note}")
     lines.append("    )")
-    classifier, pool = _classifier_call(head, features)
-    used.add(classifier.split("(")[0])
-    lines.append(f"    classifier = {classifier}")
-    lines.append(f"    model = Net(features, classifier, pool={pool}, genome=GENOME)")
+    given = {1: "num_classes"}
+    if p.pool and p.pool > 1:  # the classifier's input: the features pooled to pool×pool
+        given[0] = f"{p.classifier.args[0] // p.pool ** 2} * {p.pool} * {p.pool}"
+    lines.append(f"    classifier = {_call(p.classifier, used, names, given)}")
+    lines.append(f"    model = Net(features, classifier, pool={p.pool}, genome=GENOME)")
     if meta.weights:
         lines += ["    if pretrained:", "        model.load_state_dict(_pretrained_weights())", "    else:",
                   "        init_weights(model)"]
@@ -666,90 +342,51 @@ _MISMATCH = '''\
                          "those, then replace the last layer of model.classifier to fine-tune for other classes")'''
 
 
-def _norm_code(norm: Norm) -> tuple[list[str], str | None]:
-    """Lines defining ``norm`` in ``build``, and the argument blocks get (None: the classes' default)."""
-    eps = "" if norm.eps == 1e-5 else f", eps={norm.eps!r}"
-    if norm.kind == "batch":
-        if not eps and norm.momentum == 0.1:
-            return [], None
-        momentum = "" if norm.momentum == 0.1 else f", momentum={norm.momentum!r}"
-        return [f"    norm = partial(nn.BatchNorm2d{eps}{momentum})"], "norm"
-    if norm.kind == "group":
-        return [f"    norm = partial(nn.GroupNorm, {norm.groups}{eps})"], "norm"
-    if norm.kind == "layer":
-        return [f"    norm = partial(nn.GroupNorm, 1{eps})  # layer norm: statistics over (C, H, W)"], "norm"
-    if norm.kind == "instance":
-        return ["", "    def norm(channels: int) -> nn.Module:  # instance norm: one group per channel",
-                f"        return nn.GroupNorm(channels, channels{eps})", ""], "norm"
-    return ["    # no normalisation (norm=None): every convolution carries a bias"], "None"
+def _call(layer: Layer | functools.partial, used: set[str], names: dict[int, str],
+          given: dict[int, str] | None = None) -> str:
+    """``factory(positional..., key=value...)`` for a :class:`~nas.builder.Layer`, or ``partial(...)``
+    for a partial. A layer's arguments that have a default are written as keywords, and every keyword
+    equal to its default is left out; ``given`` writes positional arguments as code."""
+    if isinstance(layer, functools.partial):  # its arguments stay as they are: positional ones come first
+        factory, args, kwargs = layer.func, [_code(a, used, names) for a in layer.args], layer.keywords
+    else:
+        factory, args, kwargs = layer.factory, [], {}
+        parameters = inspect.signature(factory).parameters
+        bound = inspect.signature(factory).bind(*layer.args, **layer.kwargs).arguments
+        for i, (key, value) in enumerate(bound.items()):
+            if parameters[key].default is inspect.Parameter.empty:
+                args.append((given or {}).get(i) or _code(value, used, names))
+            else:
+                kwargs[key] = value
+    parameters = inspect.signature(factory).parameters
+    keywords = [f"{key}={_code(value, used, names)}" for key, value in kwargs.items()
+                if not _is_default(value, parameters[key].default)]
+    name = _code(factory, used, names)
+    if isinstance(layer, functools.partial):
+        return f"partial({', '.join([name, *args, *keywords])})"
+    return f"{name}({', '.join(args + keywords)})"
 
 
-def _call(name: str, positional: list[Any], keywords: list[tuple[str, Any, Any]]) -> str:
-    """``name(positional..., key=value...)``, leaving out keywords equal to their default (or None)."""
-    args = [str(a) for a in positional]
-    args += [f"{key}={value}" for key, value, default in keywords if value is not None and value != default]
-    return f"{name}({', '.join(args)})"
+def _is_default(value: Any, default: Any) -> bool:
+    return value is default or (type(value) is type(default) and value == default)
 
 
-def _block_calls(genome: Genome, channels: tuple[int, ...], leading: int, norm: str | None) -> list[str]:
-    n_residual = sum(block.residual for block in genome.blocks)
-    residual_index = 0
-    calls = []
-    for i, (block, c_in) in enumerate(zip(genome.blocks, channels)):
-        drop_path = None
-        if block.residual:
-            if genome.drop_path and residual_index:
-                drop_path = f"{genome.drop_path!r} * {residual_index} / {n_residual}"
-            residual_index += 1
-            if isinstance(block, InvertedResidual) and not (block.stride == 1 and c_in == block.out):
-                drop_path = None  # no residual branch to drop
-        # the blocks up to the first that convolves see the input image: their channels are build's argument
-        c_in_code = "in_channels" if i <= leading else str(c_in)
-        calls.append(_block_call(block, c_in_code, norm, drop_path))
-    return calls
-
-
-def _block_call(block: Block, c_in: str, norm: str | None, drop_path: str | None) -> str:
-    if isinstance(block, Pool):
-        pool = "nn.MaxPool2d" if block.mode == "max" else "nn.AvgPool2d"
-        return _call(pool, [block.kernel], [("stride", block.stride, block.kernel), ("padding", block.padding, 0),
-                                             ("ceil_mode", block.ceil, False)])
-    act = ("act", _ACT[block.act], "nn.ReLU")
-    if isinstance(block, Fire):
-        return _call("FireModule", [c_in], [("squeeze", block.squeeze, None), ("expand1", block.expand1, None),
-                                            ("expand3", block.expand3, None), ("norm", norm, None), act])
-    spatial = [("stride", block.stride, 1), ("dilation", block.dilation, 1), ("separable", block.separable, False)]
-    se = getattr(block, "se", None)
-    se_args = [] if se is None else [("se", se.channels, 0), ("se_act", _ACT[se.act], "nn.ReLU"),
-                                     ("se_gate", _GATE[se.gate], "nn.Sigmoid")]
-    kernel = ("kernel", block.kernel, 3)
-    if isinstance(block, Conv):
-        padding = ("padding", block.padding, (block.kernel - 1) // 2 * block.dilation)
-        return _call("ConvNormAct", [c_in, block.out], [kernel, *spatial[:2], ("groups", block.groups, 1), spatial[2],
-                                                        ("norm", norm, None), act, padding, ("bias", block.bias, False),
-                                                        ("shuffle", block.shuffle, False)])
-    if isinstance(block, InvertedResidual):
-        return _call("MBConv", [c_in, block.out], [("expanded", block.expanded, None), kernel, *spatial,
-                                                   ("norm", norm, None), act, *se_args,
-                                                   ("drop_path", drop_path, None)])
-    if isinstance(block, Residual):
-        width = [("width", block.width, 0), ("groups", block.groups, 1)] if isinstance(block, Bottleneck) else []
-        return _call("ResidualBlock", [c_in, block.out], [kernel, *width, *spatial, ("norm", norm, None), act,
-                                                          *se_args, ("project", block.project, False),
-                                                          ("drop_path", drop_path, None)])
-    name = _BLOCK_CLASS[type(block)]  # DepthwiseSeparableConv, ShuffleV2Unit
-    return _call(name, [c_in, block.out], [kernel, *spatial, ("norm", norm, None), act])
-
-
-def _classifier_call(head: Head, features: int) -> tuple[str, str]:
-    """The classifier's constructor call and ``Net``'s ``pool`` argument."""
-    dropout = ("dropout", head.dropout, 0.0)
-    if head.conv_classifier:
-        return _call("ConvClassifier", [features, "num_classes"], [dropout]), "None"
-    in_features = f"{features} * {head.pool} * {head.pool}" if head.pool > 1 else str(features)
-    return _call("ClassifierHead", [in_features, "num_classes"], [
-        ("hidden", head.hidden, ()), ("act", _ACT[head.hidden_act] if head.hidden else None, "nn.ReLU"), dropout,
-        ("dropout_first", head.dropout_first, False)]), str(head.pool)
+def _code(value: Any, used: set[str], names: dict[int, str]) -> str:
+    """``value`` as code of the exported module; ``used`` gathers the definitions of :mod:`nas.blocks` it names."""
+    if id(value) in names:
+        return names[id(value)]
+    if isinstance(value, functools.partial):
+        return _call(value, used, names)
+    if isinstance(value, (type, types.FunctionType)):
+        if value.__module__ == blocks.__name__:
+            used.add(value.__name__)
+            return value.__name__
+        if getattr(nn, value.__name__, None) is value:
+            return f"nn.{value.__name__}"
+        raise TypeError(f"{value!r} is neither in torch.nn nor in nas.blocks: an exported module cannot name it")
+    if value is None or isinstance(value, (bool, int, float, str, tuple)):
+        return repr(value)
+    raise TypeError(f"cannot write {value!r} as code")  # pragma: no cover - the builder passes none other
 
 
 # ----------------------------------------------------------------------------------------------

@@ -107,6 +107,12 @@ def source_for(genome: nas.Genome | str, num_classes: int = 10, in_channels: int
     return module_source(genome, num_classes=num_classes, in_channels=in_channels, meta=info)
 
 
+def build_source(source: str) -> str:
+    """The ``build`` function of an exported module's source."""
+    return next(ast.get_source_segment(source, node) for node in ast.parse(source).body
+                if isinstance(node, ast.FunctionDef) and node.name == "build")
+
+
 def shapes(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
     return [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
 
@@ -218,11 +224,10 @@ def test_docstring_and_constants(study: Study) -> None:
     assert module.MEAN == pytest.approx(mean, abs=1e-6) and module.STD == pytest.approx(std, abs=1e-6)
     assert 0 < module.MEAN[0] < 1 and len(module.STD) == study.in_channels == 1
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-    # what a MobileNetV3 needs, and nothing else (no stochastic depth in it)
-    assert classes == {"ConvNormAct", "SqueezeExcitation", "MBConv", "ClassifierHead", "Net"}
+    # what a MobileNetV3 needs (MBConv names StochasticDepth, unused at rate 0), and nothing else
+    assert classes == {"StochasticDepth", "ConvNormAct", "SqueezeExcitation", "MBConv", "ClassifierHead", "Net"}
     # the build lists the blocks one line each, not a genome interpreter
-    build = next(ast.get_source_segment(source, node) for node in tree.body
-                 if isinstance(node, ast.FunctionDef) and node.name == "build")
+    build = build_source(source)
     assert build.count("MBConv(") == sum(isinstance(b, nas.InvertedResidual) for b in genome.blocks)
     assert "GENOME" not in build.replace("genome=GENOME", "")
 
@@ -234,11 +239,13 @@ def test_only_the_classes_used() -> None:
     assert "import torch" in source_for("conv_c8 fire_sq8_e16 head")  # torch.cat
     assert "\nimport torch\n" not in source_for("conv_c8 head")
     assert "SqueezeExcitation" not in source_for("conv_c8 shuffle_s2_c16 ds_c32 head_h16")
-    # residual blocks carry squeeze-and-excitation and stochastic depth only where the network has them
+    # residual blocks get squeeze-and-excitation and stochastic depth only where the network has them
     plain = source_for("conv_c16 ir_c16_x32*2 res_c16*2 head")
-    assert "SqueezeExcitation" not in plain and "StochasticDepth" not in plain and "se_gate" not in plain
+    assert "SqueezeExcitation" not in plain and "se_layer=" not in build_source(plain)
+    assert "drop_path=" not in build_source(plain)
     rich = source_for("net_sd0.2 conv_c16 ir_c16_x32*2 res_c16_se4*2 head")
-    assert "class SqueezeExcitation" in rich and "class StochasticDepth" in rich
+    assert "class SqueezeExcitation" in rich and "se_layer=partial(SqueezeExcitation, squeeze=4)" in rich
+    assert "class StochasticDepth" in rich and "drop_path=0.1" in build_source(rich)
 
 
 def test_generated_code_is_lint_clean(study: Study, tmp_path: Path) -> None:
