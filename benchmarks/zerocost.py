@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     val_size = min(1000, len(data.x_train) // 5)  # as nas.search._prepare with its defaults
     train_size = min(4000, len(data.x_train) - val_size)
     train_split, val_split = split(data, val_size=val_size, train_size=train_size, seed=0)
-    # the search's proxy when the README's numbers were measured (its lr is now 0.04: see nas/train.py)
+    # the search's proxy when the README's numbers were measured (its lr is now 0.04: see nas/train/__init__.py)
     config = TrainConfig(epochs=3, batch_size=64, lr=0.02, resolution=32, device="cpu", threads=1, seed=0,
                          flip=data.flip)
     settings = {"dataset": data.name, "train_size": len(train_split[0]), "val_size": len(val_split[0]),

@@ -19,10 +19,10 @@ import nas
 import nas.search
 import nas.study
 import nas.train
-from nas import retrain
 from nas.data import load_dataset
-from nas.retrain import main, resolve_arch
 from nas.train import TrainConfig, evaluate, train
+from nas.train import cli as retrain
+from nas.train.cli import main, resolve_arch
 from tests.conftest import unwritable
 
 ROOT = Path(__file__).resolve().parents[1]

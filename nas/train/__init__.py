@@ -7,7 +7,7 @@ flip, vectorised over the batch) on the device. SGD with Nesterov momentum, labe
 decay on conv/linear weights only, a learning rate set every step; validation accuracy after every
 epoch. ``checkpoint=`` hands out the whole training state after every epoch and ``resume=`` takes it
 back, so that an interrupted training goes on to the very weights of an uninterrupted one (on the
-CPU); ``python -m nas.train ARCH`` (:mod:`nas.retrain`) is the full-training CLI built on it.
+CPU); ``python -m nas.train ARCH`` (:mod:`nas.train.cli`) is the full-training CLI built on it.
 
 Measured on the 2-core development machine (torch 2.14.1, CPU, 2 threads, CIFAR-10 at 32×32, a
 shared machine, so ±15%):
@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -573,11 +574,13 @@ def _check_stats(mean: Sequence[float], std: Sequence[float], channels: int) -> 
         raise ValueError(f"std={list(std)} must be positive (in [0, 1] units, e.g. 0.25)")
 
 
-if __name__ == "__main__":
-    # `python -m nas.train ARCH`: the CLI lives in nas.retrain, imported from the package so that this
-    # module's classes are not defined a second time under __main__
-    import sys
+def versions() -> dict[str, str]:
+    """The versions a trained result depends on (nas, torch, torchvision, optuna, python), as stored with
+    every trial of a search and every full training."""
+    import optuna
+    import torchvision
 
-    from nas.retrain import main
+    from .. import __version__
 
-    sys.exit(main())
+    return {"nas": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "optuna": optuna.__version__, "python": platform.python_version()}

@@ -59,11 +59,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .cost import count, format_count
-from .files import save_atomic, unwritable
-from .genome import Genome
-from .space import get_space, list_spaces
-from .train import TrainConfig, TrainingDiverged, evaluate, train
+from ..cost import count, format_count
+from ..files import save_atomic, unwritable
+from ..genome import Genome
+from ..space import get_space, list_spaces
+from . import TrainConfig, TrainingDiverged, evaluate, train, versions
 
 __all__ = ["ARCH_FORMS", "Arch", "RetrainConfig", "RetrainError", "RetrainResult", "build_parser", "main",
            "resolve_arch", "retrain", "summary"]
@@ -105,7 +105,7 @@ class Arch:
         """The network for ``num_classes`` and ``in_channels``: ``nas.build`` of the genome, or the
         exported module's own ``build``."""
         if self.builder is None:
-            from .builder import build
+            from ..builder import build
 
             return build(self.genome, num_classes=num_classes, in_channels=in_channels)
         kwargs = {"num_classes": num_classes, "in_channels": in_channels}
@@ -177,7 +177,7 @@ def _forms() -> str:
 
 
 def _from_study(text: str, trial: int, studies_dir: str | os.PathLike) -> Arch:
-    from .study import StudyError, open_study
+    from ..study import StudyError, open_study
 
     try:
         study = open_study(text, studies_dir=studies_dir)
@@ -200,7 +200,7 @@ def _from_study(text: str, trial: int, studies_dir: str | os.PathLike) -> Arch:
 
 
 def _pareto_hint(text: str, studies_dir: str | os.PathLike) -> str:
-    from .study import StudyError, open_study
+    from ..study import StudyError, open_study
 
     try:
         numbers = list(open_study(text, studies_dir=studies_dir).pareto().number)
@@ -394,7 +394,7 @@ def retrain(config: RetrainConfig, *, command: str = "") -> RetrainResult:
     Raises:
         RetrainError: a bad ARCH or option, or a checkpoint of other options in the output folder.
     """
-    from .data import split
+    from ..data import split
 
     _check_options(config)
     arch = resolve_arch(config.arch, trial=config.trial, pretrained=config.pretrained, studies_dir=config.studies_dir)
@@ -509,7 +509,7 @@ def retrain(config: RetrainConfig, *, command: str = "") -> RetrainResult:
         "images_per_second": result.images_per_second,
         "device": result.device, "device_name": _device_name(result.device),
         "threads": config.threads or torch.get_num_threads(),
-        "versions": _versions(),
+        "versions": versions(),
         "started": started, "finished": _now(), "resumed": resumed,
         "command": command,
         "files": {"weights": WEIGHTS, "checkpoint": CHECKPOINT},
@@ -540,7 +540,7 @@ def _as_option(message: str) -> str:
 
 
 def _load_data(config: RetrainConfig, arch: Arch) -> Any:
-    from .data import DatasetError, DatasetUnavailable, load_dataset
+    from ..data import DatasetError, DatasetUnavailable, load_dataset
 
     spec = config.dataset or arch.dataset or "cifar10"
     try:
@@ -673,12 +673,6 @@ def _device_name(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
     return platform.processor() or platform.machine()
-
-
-def _versions() -> dict[str, str]:
-    from .search import _versions
-
-    return _versions()
 
 
 # ----------------------------------------------------------------------------------------------
