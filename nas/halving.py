@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .pareto import nondominated_order
+from .pareto import position
 
 __all__ = ["Decision", "Halving", "judge"]
 
@@ -81,8 +81,8 @@ def judge(results: Mapping[int, Sequence[float]], number: int, *, eta: int, epoc
     if number not in results:
         raise KeyError(f"trial {number} has no result at the rung of {epochs} epochs")
     numbers = sorted(results)
-    order = [numbers[i] for i in nondominated_order([results[n] for n in numbers])]
-    return Decision(epochs=epochs, position=order.index(number), of=len(numbers), kept=max(1, len(numbers) // eta))
+    where = position([results[n] for n in numbers], numbers.index(number))
+    return Decision(epochs=epochs, position=where, of=len(numbers), kept=max(1, len(numbers) // eta))
 
 
 def _ordinal(n: int) -> str:

@@ -24,7 +24,6 @@ import math
 import multiprocessing
 import multiprocessing.connection
 import os
-import platform
 import re
 import signal
 import sys
@@ -43,7 +42,7 @@ from .cost import Cost, count, format_count, min_resolution
 from .files import save_atomic, unwritable
 from .genome import Genome
 from .halving import Halving, judge
-from .pareto import dominates, hypervolume, normalised_hypervolume, pareto_front
+from .pareto import dominators, normalised_hypervolume, pareto_front
 from .space import Space, get_space, list_spaces
 from .storage import (
     Heartbeat,
@@ -63,10 +62,9 @@ __all__ = [
     "SearchConfig",
     "budget_text",
     "default_study_name",
-    "hypervolume",
+    "feasible",
+    "front_trials",
     "main",
-    "normalised_hypervolume",
-    "pareto_front",
     "PRICED_OUTCOMES",
     "TRAINED_OUTCOMES",
     "parse_budget",
@@ -363,15 +361,6 @@ class SearchResult:
     explicit_storage: bool = False               # --storage was given (the study is not a folder's study.db)
 
 
-def _versions() -> dict[str, str]:
-    import torchvision
-
-    from . import __version__
-
-    return {"nas": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "optuna": optuna.__version__, "python": platform.python_version()}
-
-
 def _load_data(config: SearchConfig) -> Any:
     from .data import DatasetError, DatasetUnavailable, load_dataset
 
@@ -515,7 +504,7 @@ def _prepare(config: SearchConfig) -> _Search:
     """Check the options, load the data, open (or create) the study and enqueue what must run once.
     Raises :class:`SearchError` for bad options before any work."""
     from .data import split
-    from .train import TrainConfig, protocol_changes
+    from .train import TrainConfig, protocol_changes, versions
 
     space = _check_config(config)
     data = _load_data(config)
@@ -604,7 +593,7 @@ def _prepare(config: SearchConfig) -> _Search:
     train_config = replace(train_config, threads=threads)
     return _Search(config=config, space=space, data=data, train=(x_train, y_train), val=(x_val, y_val),
                    train_config=train_config, mean=mean, std=std, study=study, storage_url=url, lock=lock,
-                   weights_dir=weights_dir, worker=worker, versions=_versions(), smallest=smallest,
+                   weights_dir=weights_dir, worker=worker, versions=versions(), smallest=smallest,
                    halving=_halving(config))
 
 
@@ -916,11 +905,12 @@ def weights_source(t: optuna.trial.FrozenTrial) -> int:
     return int(t.user_attrs.get("repeat_of", t.number))
 
 
-def _front_trials(trials: Sequence[optuna.trial.FrozenTrial], objectives: Sequence[str]
-                  ) -> list[optuna.trial.FrozenTrial]:
-    """The Pareto set: trained, within budget (references included, as points of the space), cheapest first."""
+def front_trials(trials: Sequence[optuna.trial.FrozenTrial], objectives: Sequence[str]
+                 ) -> list[optuna.trial.FrozenTrial]:
+    """The Pareto set: trained, within budget (references included, as points of the space; repeats left
+    out, stopped candidates are no results), cheapest first."""
     outcomes = trial_outcomes(trials)
-    kept = {t.number: t for t in trials if outcomes[t.number] == "trained" and _feasible(t)}
+    kept = {t.number: t for t in trials if outcomes[t.number] == "trained" and feasible(t)}
     keys = pareto_front({n: _oriented(t, objectives) for n, t in kept.items()})
     return sorted((kept[k] for k in keys), key=lambda t: _value(t, objectives, _cost_objective(objectives)))
 
@@ -934,7 +924,7 @@ def _prune_weights(s: _Search) -> None:
     test split needs them); the weights of a trial still running, here or in another worker, are never
     touched."""
     trials = s.trials()
-    keep = {t.number for t in _front_trials(trials, s.objectives)}
+    keep = {t.number for t in front_trials(trials, s.objectives)}
     keep |= {weights_source(t) for t in _reference_trials(trials)}
     finished = {t.number for t in trials if t.state.is_finished()}
     for path in s.weights_dir.glob("trial_*.pt"):
@@ -947,8 +937,9 @@ def _oriented(t: optuna.trial.FrozenTrial, objectives: Sequence[str]) -> list[fl
     return [-v if o == "accuracy" else v for o, v in zip(objectives, t.values)]
 
 
-def _feasible(t: optuna.trial.FrozenTrial) -> bool:
-    return all(v <= 0 for v in t.constraints.values())
+def feasible(t: optuna.trial.FrozenTrial) -> bool:
+    """Whether trial ``t`` was priced within the budget (its constraint); a trial never priced is not."""
+    return all(v <= 0 for v in t.constraints.values()) if t.constraints else bool(t.user_attrs.get("cost"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -974,7 +965,7 @@ def _test(s: _Search, trials: Sequence[optuna.trial.FrozenTrial], *, wait: bool)
 
     data = s.data
     config = replace(s.train_config, seed=s.config.seed)
-    pending = {weights_source(t) for t in _front_trials(trials, s.objectives) + _reference_trials(trials)}
+    pending = {weights_source(t) for t in front_trials(trials, s.objectives) + _reference_trials(trials)}
     by_number = {t.number: t for t in trials}
     deadline = time.monotonic() + 10 * 60
     while True:
@@ -1016,7 +1007,7 @@ def _finish(s: _Search, outcome: str) -> SearchResult:
     trials = s.trials()
     if outcome != "interrupted":
         _test(s, trials, wait=outcome == "done")
-    front = _front_trials(trials, s.objectives)
+    front = front_trials(trials, s.objectives)
     outcomes = trial_outcomes(trials)
     failures = [(t.number, t.user_attrs.get("fail_reason", "")) for t in trials
                 if outcomes[t.number] == "failed" and not t.user_attrs.get("reference")]
@@ -1184,22 +1175,22 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
                      f"{format_count(cost['macs']):>8} {format_count(cost['params']):>8}  "
                      f"{('[' + name + '] ') if name else ''}{t.user_attrs['genome']}")
     lines.append("references (trained under the same protocol):")
+    searched = [p for p in result.pareto if not p.user_attrs.get("reference")]
     for t in result.references:
         cost = t.user_attrs["cost"]
         test = tested.get(weights_source(t))
-        beaten = [p for p in result.pareto if not p.user_attrs.get("reference") and
-                  dominates(_oriented(p, objectives), _oriented(t, objectives))]
-        # the most accurate of them, as the report names it, with its margin: a few hundredths of accuracy
-        # are within the proxy's seed-to-seed noise (see the README)
+        # the most accurate searched network that dominates it, as the report names it, with its margin:
+        # a few hundredths of accuracy are within the proxy's seed-to-seed noise (see the README)
         verdict = "not dominated by the search"
-        if beaten:
-            best = max(beaten, key=lambda p: _value(p, objectives, "accuracy"))
+        beaten = dominators([_oriented(t, objectives)], [_oriented(p, objectives) for p in searched])[0]
+        if beaten >= 0:
+            best = searched[beaten]
             margin = _value(best, objectives, "accuracy") - _value(t, objectives, "accuracy")
             verdict = (f"dominated by trial {best.number} ({margin:+.4f} val accuracy at "
                        f"{best.user_attrs['cost']['macs'] / cost['macs']:.2f}× the MACs)")
-        feasible = "" if _feasible(t) else " (over budget)"
+        over = "" if feasible(t) else " (over budget)"
         lines.append(f"  {t.user_attrs['reference']:<20} val {_value(t, objectives, 'accuracy'):.4f} test "
-                     f"{'-' if test is None else f'{test:.4f}'} MACs {format_count(cost['macs'])}{feasible}: {verdict}")
+                     f"{'-' if test is None else f'{test:.4f}'} MACs {format_count(cost['macs'])}{over}: {verdict}")
     lines.append(f"hypervolume: {result.hypervolume:.4f} (accuracy × cost normalised by the budget)")
     lines.append("files: " + ", ".join(result.files))
     where = (f"--storage '{result.storage}' --study-name {result.study_name}" if result.explicit_storage

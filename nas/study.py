@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,8 @@ import optuna
 import pandas as pd
 
 from .genome import Genome, InvertedResidual, Pool
-from .pareto import dominates, normalised_hypervolume, pareto_front
-from .search import held_out_accuracies, trial_outcomes, weights_source
+from .pareto import dominators, normalised_hypervolume, pareto_front
+from .search import feasible, front_trials, held_out_accuracies, trial_outcomes, weights_source
 from .storage import StorageError, display_url, resolve_url
 
 __all__ = ["Study", "StudyError", "genome_choices", "open_study"]
@@ -202,7 +203,6 @@ class Study:
         for t in trials:
             cost = t.user_attrs.get("cost", {})
             values = dict(zip(objectives, t.values)) if t.values is not None else {}
-            feasible = all(v <= 0 for v in t.constraints.values()) if t.constraints else bool(cost)
             trained = outcomes[t.number] == "trained"
             source = weights_source(t)
             scored = t.state == _STATES.COMPLETE and outcomes.get(source) == "trained"  # trained, or repeats one
@@ -217,7 +217,7 @@ class Study:
                 "latency_ms": t.user_attrs.get("latency_ms", values.get("latency", math.nan)),
                 "memory": values.get("memory", math.nan),
                 "budget_value": t.user_attrs.get("budget", {}).get("value", math.nan),
-                "feasible": feasible, "trained": trained, "pareto": False, "dominated_by": -1,
+                "feasible": feasible(t), "trained": trained, "pareto": False, "dominated_by": -1,
                 "genome": t.user_attrs.get("genome", ""), "status": t.user_attrs.get("status", ""),
                 "fail_reason": t.user_attrs.get("fail_reason") or retry_reasons.get(t.number, ""),
                 "train_seconds": t.user_attrs.get("train_seconds", math.nan),
@@ -231,17 +231,13 @@ class Study:
         frame.index.name = None
         if frame.empty:
             return frame
-        def oriented(row: pd.Series) -> list[float]:
-            return [-row[o] if o == "accuracy" else row[_column(o)] for o in objectives]
-
-        candidates = {int(row.number): oriented(row) for _, row in frame[frame.trained & frame.feasible].iterrows()}
-        front = pareto_front(candidates)
+        front = [t.number for t in front_trials(trials, objectives)]
         frame["pareto"] = frame.number.isin(front)
         # the most accurate searched network on the front that dominates each trained trial
-        searched = sorted((n for n in front if not frame.at[n, "reference"]), key=lambda n: -frame.at[n, "accuracy"])
-        for n, row in frame[frame.accuracy.notna()].iterrows():
-            mine = oriented(row)
-            frame.at[n, "dominated_by"] = next((m for m in searched if dominates(candidates[m], mine)), -1)
+        searched = [n for n in front if not frame.at[n, "reference"]]
+        scored = frame[frame.accuracy.notna()]
+        beaten = dominators(_oriented(scored, objectives), _oriented(frame.loc[searched], objectives))
+        frame.loc[scored.index, "dominated_by"] = [searched[j] if j >= 0 else -1 for j in beaten]
         return frame
 
     def pareto(self, trials: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -268,14 +264,19 @@ class Study:
         if frame.empty or self.budget is None:
             return pd.DataFrame({"number": [], "hypervolume": []})
         done = frame[frame.state == "COMPLETE"].sort_values("number")
-        seen = [[r[_column(o)] for o in objectives] for _, r in done.iterrows()]
-        rows, kept = [], []
-        for _, r in done.iterrows():
-            if r.trained and r.feasible:
-                kept.append([r[_column(o)] for o in objectives])
-            rows.append({"number": int(r.number), "hypervolume": normalised_hypervolume(
-                kept, objectives, budget_metric=self.budget_metric, budget=self.budget, seen=seen)})
-        return pd.DataFrame(rows)
+        values = done[[_column(o) for o in objectives]].to_numpy().tolist()
+        oriented = _oriented(done, objectives)
+        front: dict[int, list[float]] = {}  # the front so far: position in done -> oriented values
+        volume, volumes = 0.0, []
+        for i, counts in enumerate((done.trained & done.feasible).tolist()):
+            # the hypervolume changes only when a point joins the front: 10,000 trials stay fast
+            if counts and dominators([oriented[i]], list(front.values()))[0] < 0:
+                front[i] = oriented[i]
+                front = {k: front[k] for k in pareto_front(front)}
+                volume = normalised_hypervolume([values[k] for k in front], objectives,
+                                                budget_metric=self.budget_metric, budget=self.budget, seen=values)
+            volumes.append(volume)
+        return pd.DataFrame({"number": done.number.astype(int).tolist(), "hypervolume": volumes})
 
     def choices(self, which: str = "pareto", trials: pd.DataFrame | None = None) -> pd.DataFrame:
         """How the architectural choices spread over networks: a long table with a row per (trial,
@@ -334,6 +335,12 @@ _COLUMNS = ["number", "state", "reference", "accuracy", "test_accuracy", "macs",
             "receptive_field", "latency_ms", "memory", "budget_value", "feasible", "trained", "pareto",
             "dominated_by", "genome", "status", "fail_reason", "train_seconds", "images_per_second", "weights",
             "outcome", "repeat_of", "epochs"]
+
+
+def _oriented(frame: pd.DataFrame, objectives: Sequence[str]) -> list[list[float]]:
+    """The rows' objective vectors oriented for minimisation (accuracy negated), as :mod:`nas.pareto` takes them."""
+    columns = [-frame[o] if o == "accuracy" else frame[_column(o)] for o in objectives]
+    return pd.concat(columns, axis=1).to_numpy(dtype=float).tolist() if len(frame) else []
 
 
 def _column(objective: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 import nas
 from nas import plots
 from nas.report import figures, main, report_data, write_report
-from nas.search import hypervolume
+from nas.pareto import hypervolume
 from nas.search import main as search
 from nas.study import StudyError, genome_choices, open_study
 from tests.conftest import unwritable
@@ -110,6 +110,13 @@ def test_hypervolume_over_trials(studies: Path) -> None:
     front = study.pareto()
     final = hypervolume([[-a, m / 100_000_000] for a, m in zip(front.accuracy, front.macs)], [0.0, 1.0])
     assert curve.hypervolume.iloc[-1] == pytest.approx(final) and final > 0
+    # after each trial: the hypervolume of every trained, feasible trial so far (the curve updates it
+    # only when the front changes)
+    kept = frame[frame.trained & frame.feasible]
+    for number, volume in zip(curve.number, curve.hypervolume):
+        so_far = kept[kept.number <= number]
+        assert volume == pytest.approx(hypervolume([[-a, m / 100_000_000] for a, m in zip(so_far.accuracy, so_far.macs)],
+                                                   [0.0, 1.0]))
 
 
 def test_choices_are_shares_of_blocks() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 import nas
 import nas.search as search
-from nas.search import SearchError, hypervolume, main, pareto_front, parse_budget
+from nas.search import SearchError, main, parse_budget
 from nas.study import open_study
 
 from tests.conftest import unwritable
@@ -348,18 +348,6 @@ def test_budget_parsing() -> None:
             parse_budget(bad)
     with pytest.raises(SearchError, match="budget '-5' must be positive"):
         parse_budget("-5")
-
-
-def test_pareto_front_and_hypervolume() -> None:
-    points = {0: (0.0, 0.5), 1: (0.5, 0.0), 2: (0.6, 0.6), 3: (0.25, 0.25)}
-    assert sorted(pareto_front(points)) == [0, 1, 3]
-    # union of the boxes [x, 1] × [y, 1], by hand: slabs x in [0, .25), [.25, .5), [.5, 1]
-    assert hypervolume([(0.0, 0.5), (0.5, 0.0), (0.25, 0.25)], (1.0, 1.0)) == pytest.approx(
-        0.25 * 0.5 + 0.25 * 0.75 + 0.5 * 1.0)
-    assert hypervolume([(0.5, 0.5, 0.5)], (1.0, 1.0, 1.0)) == pytest.approx(0.125)
-    # two boxes minus their overlap [.5, 1] × [.75, 1] × [.75, 1]
-    assert hypervolume([(0.5, 0.5, 0.5), (0.0, 0.75, 0.75)], (1, 1, 1)) == pytest.approx(
-        0.125 + 1 * 0.25 * 0.25 - 0.5 * 0.25 * 0.25)
 
 
 def test_over_budget_candidates_are_recorded_but_not_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str],
