@@ -65,8 +65,8 @@ def main() -> int:
             def cell(slow: float | None, fast: float) -> str:
                 return f"{'-':>12} {'-':>7}" if slow is None else f"{slow:>12.3f} {slow / fast:>6.0f}×"
 
-            print(f"{n:>7} {d:>2} {len(front):>6} {max(ranks) + 1:>6} | {fast_front:>14.3f} {cell(slow_front, fast_front)} "
-                  f"| {fast_ranks:>8.3f} {cell(slow_ranks, fast_ranks)}")
+            print(f"{n:>7} {d:>2} {len(front):>6} {max(ranks) + 1:>6} | {fast_front:>14.3f} "
+                  f"{cell(slow_front, fast_front)} | {fast_ranks:>8.3f} {cell(slow_ranks, fast_ranks)}")
     return 0
 
 

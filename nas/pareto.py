@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["dominates", "dominators", "hypervolume", "nondominated_order", "nondominated_ranks", "normalised_hypervolume",
-           "pareto_front", "position"]
+__all__ = ["dominates", "dominators", "hypervolume", "nondominated_order", "nondominated_ranks",
+           "normalised_hypervolume", "pareto_front", "position"]
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -115,8 +115,8 @@ def test_hypervolume_over_trials(studies: Path) -> None:
     kept = frame[frame.trained & frame.feasible]
     for number, volume in zip(curve.number, curve.hypervolume):
         so_far = kept[kept.number <= number]
-        assert volume == pytest.approx(hypervolume([[-a, m / 100_000_000] for a, m in zip(so_far.accuracy, so_far.macs)],
-                                                   [0.0, 1.0]))
+        points = [[-a, m / 100_000_000] for a, m in zip(so_far.accuracy, so_far.macs)]
+        assert volume == pytest.approx(hypervolume(points, [0.0, 1.0]))
 
 
 def test_choices_are_shares_of_blocks() -> None:
