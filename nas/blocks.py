@@ -24,8 +24,8 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["NormLayer", "instance_norm", "StochasticDepth", "ConvNormAct", "SqueezeExcitation",
-           "DepthwiseSeparableConv", "MBConv", "ResidualBlock", "ShuffleV2Unit", "FireModule", "ClassifierHead",
-           "ConvClassifier", "Net", "init_weights"]
+           "DepthwiseSeparableConv", "MBConv", "FusedMBConv", "ResidualBlock", "ShuffleV2Unit", "FireModule",
+           "ClassifierHead", "ConvClassifier", "Net", "init_weights"]
 
 NormLayer = Callable[[int], nn.Module]  # channels -> normalisation module
 
@@ -160,6 +160,35 @@ class MBConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.project(self.se(self.depthwise(self.expand(x))))
+        if self.use_res_connect:
+            out = self.drop_path(out) + x
+        return out
+
+
+class FusedMBConv(nn.Module):
+    """Fused inverted residual, Fused-MBConv (EfficientNetV2, Tan & Le, 2021), as torchvision's
+    ``FusedMBConv``: a k×k convolution to ``expanded`` channels and a linear 1×1 projection, or, when
+    ``expanded == in_channels``, a single k×k convolution to ``out_channels`` with its activation;
+    stochastic depth on the residual branch."""
+
+    def __init__(self, in_channels: int, out_channels: int, expanded: int, kernel: int = 3, *, stride: int = 1,
+                 dilation: int = 1, separable: bool = False, norm_layer: NormLayer | None = nn.BatchNorm2d,
+                 act_layer: type[nn.Module] = nn.ReLU, drop_path: float = 0.0) -> None:
+        super().__init__()
+        self.use_res_connect = stride == 1 and in_channels == out_channels
+        spatial = {"stride": stride, "dilation": dilation, "separable": separable, "norm_layer": norm_layer}
+        if expanded != in_channels:
+            self.expand = ConvNormAct(in_channels, expanded, kernel, act_layer=act_layer, **spatial)
+            self.project: nn.Module = ConvNormAct(expanded, out_channels, 1, norm_layer=norm_layer,
+                                                  act_layer=nn.Identity)
+        else:
+            self.expand = ConvNormAct(in_channels, out_channels, kernel, act_layer=act_layer, **spatial)
+            self.project = nn.Identity()
+        self.drop_path = (StochasticDepth(drop_path, "row") if self.use_res_connect and drop_path > 0
+                          else nn.Identity())
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.project(self.expand(x))
         if self.use_res_connect:
             out = self.drop_path(out) + x
         return out

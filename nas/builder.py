@@ -22,6 +22,7 @@ from .blocks import (
     ConvNormAct,
     DepthwiseSeparableConv,
     FireModule,
+    FusedMBConv,
     MBConv,
     Net,
     NormLayer,
@@ -39,6 +40,7 @@ from .genome import (
     Conv,
     DepthwiseSeparable,
     Fire,
+    FusedInvertedResidual,
     Genome,
     InvertedResidual,
     Norm,
@@ -195,6 +197,8 @@ def _block(block: Block, c_in: int, norm: NormLayer | None, drop_path: float) ->
             "shuffle": block.shuffle})
     if isinstance(block, DepthwiseSeparable):
         return Layer(DepthwiseSeparableConv, (c_in, block.out, block.kernel), spatial)
+    if isinstance(block, FusedInvertedResidual):
+        return Layer(FusedMBConv, (c_in, block.out, block.expanded, block.kernel), {**spatial, "drop_path": drop_path})
     se = {"se_layer": se_layer(getattr(block, "se", None))}
     if isinstance(block, InvertedResidual):
         return Layer(MBConv, (c_in, block.out, block.expanded, block.kernel), {**spatial, **se,

@@ -31,6 +31,7 @@ from .genome import (
     DepthwiseSeparable,
     Fire,
     Genome,
+    FusedInvertedResidual,
     InvertedResidual,
     Pool,
     Residual,
@@ -190,6 +191,15 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
         if block.se is not None:
             walk.squeeze_excite(block.expanded, block.se.channels, held)
         out = walk.conv(block.expanded, block.out, held=held)
+        walk.live(held, out)  # the in-place addition
+    elif isinstance(block, FusedInvertedResidual):
+        x = walk.size(c_in)
+        held = x if block.stride == 1 and c_in == block.out else 0
+        if block.expanded == c_in:  # no expansion: one k×k convolution straight to out
+            out = walk.conv(c_in, block.out, block.kernel, held=0, **spatial)
+        else:
+            walk.conv(c_in, block.expanded, block.kernel, **spatial)  # its input is x itself
+            out = walk.conv(block.expanded, block.out, held=held)
         walk.live(held, out)  # the in-place addition
     elif isinstance(block, Residual):  # basic or bottleneck: the input is held for the shortcut
         x = walk.size(c_in)

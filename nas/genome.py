@@ -28,10 +28,10 @@ channels); a value over a limit is refused with the token, the value and the lim
     ``in``            instance normalisation (per channel: GroupNorm with one group per channel).
     ``nonorm``        no normalisation; convolutions then carry a bias.
     ``sd<float>``     stochastic depth: the residual branch of residual block i of n (blocks
-                      ``ir``, ``res`` and ``bot``, counted from 0) is dropped with probability
+                      ``ir``, ``fir``, ``res`` and ``bot``, counted from 0) is dropped with probability
                       ``sd * i / n`` in training (EfficientNet's rule). Default 0.
 
-Keys shared by the blocks that convolve (``conv ds ir res bot shuffle``):
+Keys shared by the blocks that convolve (``conv ds ir fir res bot shuffle``):
     ``c<int>``        output channels (required).
     ``k<int>``        kernel size (default 3); ``sep`` makes it spatially separable: a k×1
                       convolution followed by a 1×k one.
@@ -56,6 +56,11 @@ is added back when the stride is 1 and input and output channels agree.
     ``se<int>``       squeeze-and-excitation with that many squeezed channels; written
                       ``se<int>.<act>.<gate>`` when its activation is not ``relu`` or its gate not
                       ``sigmoid`` (for example ``se24.relu.hardsigmoid`` in MobileNetV3).
+
+``fir_...`` -- fused inverted residual / Fused-MBConv (EfficientNetV2): a k×k convolution to ``x``
+channels (norm, activation) and a linear 1×1 projection to ``c``; when ``x`` equals the input channels,
+a single k×k convolution to ``c`` with its activation. The input is added back as for ``ir``.
+    ``x<int>``        expanded channels (required).
 
 ``res_...`` -- basic residual block (ResNet-18/34): two k×k convolutions (the first strided), the
 shortcut added, then the activation. The shortcut is the identity when the stride is 1 and the
@@ -124,6 +129,7 @@ __all__ = [
     "Conv",
     "DepthwiseSeparable",
     "Fire",
+    "FusedInvertedResidual",
     "Genome",
     "Head",
     "InvertedResidual",
@@ -314,6 +320,23 @@ class InvertedResidual(_Spatial):
 
 
 @dataclass(frozen=True)
+class FusedInvertedResidual(_Spatial):
+    """Fused inverted residual, Fused-MBConv (EfficientNetV2, Tan & Le, 2021): a k×k convolution to
+    ``expanded`` channels (it does the expansion and the spatial work of MBConv's 1×1 and depthwise
+    convolutions at once) and a linear 1×1 projection to ``out``; with ``expanded`` equal to the input
+    channels, a single k×k convolution to ``out`` with its activation. The input is added back when the
+    stride is 1 and input and output channels agree."""
+
+    expanded: int = 0
+    kind: ClassVar[str] = "fir"
+    residual: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_int("FusedInvertedResidual", "expanded", self.expanded)
+
+
+@dataclass(frozen=True)
 class Residual(_Spatial):
     """Basic residual block, two k×k convolutions (ResNet, He et al., 2016)."""
 
@@ -408,9 +431,11 @@ class Pool:
         return in_channels
 
 
-Block = Union[Conv, DepthwiseSeparable, InvertedResidual, Residual, Bottleneck, ShuffleUnit, Fire, Pool]
-BLOCK_TYPES: dict[str, type] = {cls.kind: cls for cls in (Conv, DepthwiseSeparable, InvertedResidual, Residual,
-                                                          Bottleneck, ShuffleUnit, Fire, Pool)}
+Block = Union[Conv, DepthwiseSeparable, InvertedResidual, FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
+              Fire, Pool]
+BLOCK_TYPES: dict[str, type] = {cls.kind: cls for cls in (Conv, DepthwiseSeparable, InvertedResidual,
+                                                          FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
+                                                          Fire, Pool)}
 
 
 @dataclass(frozen=True)
@@ -645,6 +670,8 @@ def _normalised(block: Block, in_channels: int) -> list[int]:
         return []
     if isinstance(block, Fire):
         return [block.squeeze, block.expand1, block.expand3]
+    if isinstance(block, FusedInvertedResidual):  # without expansion, one convolution straight to out
+        return [block.out] + ([block.expanded] if block.expanded != in_channels else [])
     extra = {DepthwiseSeparable: [in_channels], InvertedResidual: [getattr(block, "expanded", 0)],
              Bottleneck: [getattr(block, "width", 0)], ShuffleUnit: [in_channels, block.out // 2]}
     return [block.out] + extra.get(type(block), [])
@@ -652,13 +679,13 @@ def _normalised(block: Block, in_channels: int) -> list[int]:
 
 def _drops_paths(blocks: tuple[Block, ...]) -> bool:
     """Whether stochastic depth can act: some residual block after the first (the first gets rate 0)
-    has a residual branch (``res`` and ``bot`` always; ``ir`` with stride 1 and the same channels in
-    and out, where the input channels are known from the genome)."""
+    has a residual branch (``res`` and ``bot`` always; ``ir`` and ``fir`` with stride 1 and the same
+    channels in and out, where the input channels are known from the genome)."""
     seen_first = False
     channels: int | None = None  # unknown until a block fixes them
     for block in blocks:
         if block.residual:
-            if seen_first and (not isinstance(block, InvertedResidual) or
+            if seen_first and (not isinstance(block, (InvertedResidual, FusedInvertedResidual)) or
                                (block.stride == 1 and channels in (None, block.out))):
                 return True
             seen_first = True
@@ -677,6 +704,8 @@ _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
     DepthwiseSeparable: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
     InvertedResidual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
                        ("x", "expanded"), ("se", "se")),
+    FusedInvertedResidual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"),
+                            ("c", "out"), ("x", "expanded")),
     Residual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
                ("se", "se"), ("proj", "project")),
     Bottleneck: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("w", "width"),
@@ -687,7 +716,8 @@ _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
 }
 _FLAGS = {"sep", "shuf", "bias", "proj", "ceil"}
 _REQUIRED: dict[type, tuple[str, ...]] = {
-    Conv: ("out",), DepthwiseSeparable: ("out",), InvertedResidual: ("out", "expanded"), Residual: ("out",),
+    Conv: ("out",), DepthwiseSeparable: ("out",), InvertedResidual: ("out", "expanded"),
+    FusedInvertedResidual: ("out", "expanded"), Residual: ("out",),
     Bottleneck: ("out", "width"), ShuffleUnit: ("out",), Fire: ("squeeze", "expand"), Pool: ("mode",),
 }
 

@@ -24,7 +24,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from .genome import Genome, InvertedResidual, Pool
+from .genome import FusedInvertedResidual, Genome, InvertedResidual, Pool
 from .pareto import dominators, normalised_hypervolume, pareto_front
 from .search import feasible, front_trials, held_out_accuracies, trial_outcomes, weights_source
 from .storage import StorageError, display_url, resolve_url
@@ -362,7 +362,8 @@ def genome_choices(genome: Genome, in_channels: int = 3) -> dict[tuple[str, str]
     """The architectural choices of a network as shares of its blocks (pooling left out).
 
     Keys are ``(choice, value)``: ``("block", "ir")``, ``("kernel", "5")``, ``("activation", "hswish")``,
-    ``("expansion", "6")`` (inverted residuals: expanded / input channels, rounded to a whole number), ``("se", "yes")``;
+    ``("expansion", "6")`` (inverted residuals, fused or not: expanded / input channels, rounded to a whole
+    number), ``("se", "yes")``;
     values are the share of the blocks (of the inverted residuals for expansion) with that value. The
     depth (blocks counted) is ``("depth", "blocks")`` with the count as its value.
     """
@@ -376,7 +377,7 @@ def genome_choices(genome: Genome, in_channels: int = 3) -> dict[tuple[str, str]
             counts["kernel", str(kernel)] += 1
         counts["activation", block.act] += 1
         counts["se", "yes" if getattr(block, "se", None) is not None else "no"] += 1
-        if isinstance(block, InvertedResidual):
+        if isinstance(block, (InvertedResidual, FusedInvertedResidual)):
             irs += 1
             counts["expansion", _ratio(block.expanded, c_in)] += 1
     total = len(blocks) or 1

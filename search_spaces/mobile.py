@@ -31,6 +31,7 @@ from typing import Any
 
 from nas import (
     Conv,
+    FusedInvertedResidual,
     Inverse,
     Genome,
     Head,
@@ -46,6 +47,7 @@ __all__ = [
     "MobileSpace",
     "Stage",
     "efficientnet",
+    "efficientnet_v2",
     "mnasnet",
     "mobilenet_v2",
     "mobilenet_v3",
@@ -157,6 +159,40 @@ def efficientnet(name: str = "efficientnet_b0") -> Genome:
                   drop_path=0.2)
 
 
+_EFFICIENTNET_V2 = {  # name: (stages as (fused, expand ratio, kernel, stride, in, out, layers), dropout)
+    "efficientnet_v2_s": ([(True, 1, 3, 1, 24, 24, 2), (True, 4, 3, 2, 24, 48, 4), (True, 4, 3, 2, 48, 64, 4),
+                           (False, 4, 3, 2, 64, 128, 6), (False, 6, 3, 1, 128, 160, 9),
+                           (False, 6, 3, 2, 160, 256, 15)], 0.2),
+    "efficientnet_v2_m": ([(True, 1, 3, 1, 24, 24, 3), (True, 4, 3, 2, 24, 48, 5), (True, 4, 3, 2, 48, 80, 5),
+                           (False, 4, 3, 2, 80, 160, 7), (False, 6, 3, 1, 160, 176, 14),
+                           (False, 6, 3, 2, 176, 304, 18), (False, 6, 3, 1, 304, 512, 5)], 0.3),
+    "efficientnet_v2_l": ([(True, 1, 3, 1, 32, 32, 4), (True, 4, 3, 2, 32, 64, 7), (True, 4, 3, 2, 64, 96, 7),
+                           (False, 4, 3, 2, 96, 192, 10), (False, 6, 3, 1, 192, 224, 19),
+                           (False, 6, 3, 2, 224, 384, 25), (False, 6, 3, 1, 384, 640, 7)], 0.4),
+}
+
+
+def efficientnet_v2(name: str = "efficientnet_v2_s") -> Genome:
+    """torchvision's ``efficientnet_v2_s``, ``_m`` and ``_l`` (Tan & Le, "EfficientNetV2: Smaller Models
+    and Faster Training", 2021): Fused-MBConv stages, then MBConv stages with squeeze-and-excitation."""
+    if name not in _EFFICIENTNET_V2:
+        raise ValueError(f"unknown EfficientNetV2 {name!r}; known: {', '.join(_EFFICIENTNET_V2)}")
+    stages, dropout = _EFFICIENTNET_V2[name]
+    channels = stages[0][4]
+    blocks: list[Any] = [Conv(out=channels, stride=2, act="silu")]
+    for fused, expand, kernel, stride, _, out, layers in stages:
+        for i in range(layers):
+            expanded, s = make_divisible(channels * expand), stride if i == 0 else 1
+            if fused:
+                blocks.append(FusedInvertedResidual(out=out, expanded=expanded, kernel=kernel, stride=s, act="silu"))
+            else:
+                se = SqueezeExcite(max(1, channels // 4), "silu", "sigmoid")
+                blocks.append(_ir(channels, out, expanded, kernel, s, "silu", se))
+            channels = out
+    return Genome(blocks=tuple(blocks), head=Head(width=1280, act="silu", dropout=dropout), norm=Norm(eps=0.001),
+                  drop_path=0.2)
+
+
 # ----------------------------------------------------------------------------------------------
 # the space
 
@@ -243,6 +279,8 @@ class MobileSpace(Space):
             members[name] = (mnasnet(alpha), name, {})
         for name in _EFFICIENTNET:
             members[name] = (efficientnet(name), name, {})
+        for name in _EFFICIENTNET_V2:
+            members[name] = (efficientnet_v2(name), name, {})
         return members
 
     # -- dimensions ------------------------------------------------------------------------------

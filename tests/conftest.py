@@ -28,7 +28,7 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
     if norm is None:
         norm = rng.choice([nas.Norm(), nas.Norm(eps=1e-3, momentum=0.01), nas.Norm(kind="group", groups=4),
                            nas.Norm(kind="layer"), nas.Norm(kind="instance"), nas.Norm(kind="none")])
-    kinds = ["conv", "ds", "ir", "res", "bot", "shuffle", "fire"] + (["pool"] if pools else [])  # type: ignore[list-item]
+    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "fire"] + (["pool"] if pools else [])  # type: ignore[list-item]
     blocks = []
     channels = 3
     for i in range(rng.randint(1, max_blocks)):
@@ -51,6 +51,11 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
             if rng.random() < 0.5:  # make the residual path likely
                 out, spatial["stride"] = channels, 1
             block = nas.InvertedResidual(out=out, expanded=expanded, se=squeeze, **spatial)
+        elif kind == "fir":
+            expanded = rng.choice([channels, channels * 2, channels * 4, 40])
+            if rng.random() < 0.5:  # make the residual path likely
+                out, spatial["stride"] = channels, 1
+            block = nas.FusedInvertedResidual(out=out, expanded=expanded, **spatial)
         elif kind in ("res", "bot"):
             if rng.random() < 0.5:
                 out, spatial["stride"] = channels, 1
