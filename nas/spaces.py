@@ -1,5 +1,6 @@
 """``python -m nas.spaces [NAME] [--json]``: list the search spaces, or describe one (its dimensions,
-its size, and its references with their exact cost at the space's target resolution)."""
+its size, its references with their exact cost at the space's target resolution, and the other
+members of their families that its recipes make exactly as torchvision does)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ def describe(space: Space) -> dict[str, Any]:
             "name": name, "macs": cost.macs, "params": cost.params, "activations": cost.activations,
             "receptive_field": cost.receptive_field, "genome": str(genome),
         })
+    members = []
+    for name, (genome, builder, kwargs) in space.torchvision_members().items():
+        if name in space.references:
+            continue
+        cost = count(genome, resolution=resolution)
+        members.append({"name": name, "torchvision": builder, "kwargs": kwargs, "macs": cost.macs,
+                        "params": cost.params, "point": _is_point(space, genome), "genome": str(genome)})
     size = space.size()
     return {
         "name": space.name,
@@ -34,7 +42,16 @@ def describe(space: Space) -> dict[str, Any]:
         "size": size,
         "size_text": f"{size:.3e}",
         "references": references,
+        "members": members,
     }
+
+
+def _is_point(space: Space, genome: Any) -> bool:
+    try:
+        space.to_params(genome)
+    except ValueError:
+        return False
+    return True
 
 
 def _grouped_dimensions(dimensions: dict[str, list[Any]]) -> list[tuple[str, list[Any]]]:
@@ -63,8 +80,17 @@ def _print_space(info: dict[str, Any]) -> None:
     for ref in info["references"]:
         print(f"  {ref['name']:<22} {ref['macs'] / 1e6:>9.2f} {ref['params']:>11,} {ref['activations']:>11,} "
               f"{ref['receptive_field']:>5}")
+    if info["members"]:
+        print(f"\nother members of their families, exactly torchvision's (MACs at {res}×{res}; * = a point of "
+              "this space too):")
+        width = max(len(m["name"]) for m in info["members"])
+        for m in info["members"]:
+            args = ", ".join(f"{k}={v}" for k, v in m["kwargs"].items())
+            call = f"{m['torchvision']}({args})" if args else m["torchvision"]
+            point = "*" if m["point"] else " "
+            print(f"  {m['name']:<{width}} {m['macs'] / 1e6:>9.2f} {m['params']:>11,}  {point} {call}")
     print("\ngenomes:")
-    for ref in info["references"]:
+    for ref in info["references"] + info["members"]:
         print(f"  {ref['name']}: {ref['genome']}")
 
 

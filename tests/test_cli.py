@@ -34,6 +34,17 @@ def test_describes_a_space_with_its_references() -> None:
         assert f"{cost.macs / 1e6:.2f}" in result.stdout
 
 
+def test_lists_the_other_members_of_the_families() -> None:
+    result = run("mobile")
+    space = nas.get_space("mobile")
+    members = {n: g for n, (g, _, _) in space.torchvision_members().items() if n not in space.references}
+    assert "efficientnet_v2_s" in members and "mobilenet_v2_w0.5" in members
+    for name, genome in members.items():
+        assert f"  {name}: {genome}" in result.stdout
+        assert f"{nas.count(genome, resolution=224).params:,}" in result.stdout
+    assert "mobilenet_v2(width_mult=0.5)" in result.stdout
+
+
 def test_json_is_the_same_for_programs() -> None:
     result = run("mobile", "--json")
     assert result.returncode == 0, result.stderr
@@ -46,6 +57,9 @@ def test_json_is_the_same_for_programs() -> None:
     assert refs["mobilenet_v2"]["macs"] == 300_774_272
     assert refs["mobilenet_v2"]["params"] == 3_504_872
     assert nas.Genome.parse(refs["efficientnet_b0"]["genome"]) == space.references["efficientnet_b0"]
+    members = {m["name"]: m for m in info["members"]}
+    assert members["efficientnet_v2_s"]["params"] == 21_458_488 and not members["efficientnet_v2_s"]["point"]
+    assert members["efficientnet_b1"]["torchvision"] == "efficientnet_b1"
 
 
 def test_unknown_space_exits_with_the_known_names() -> None:
