@@ -305,35 +305,35 @@ class DepthwiseSeparable(_Spatial):
 
 
 @dataclass(frozen=True)
-class InvertedResidual(_Spatial):
-    """Inverted residual with linear bottleneck, MBConv (MobileNetV2, Sandler et al., 2018; with
-    squeeze-and-excitation as in MnasNet, MobileNetV3 and EfficientNet)."""
+class _Expanded(_Spatial):
+    """Fields shared by the inverted residuals, fused or not: the expanded channels."""
 
     expanded: int = 0
-    se: SqueezeExcite | None = None
-    kind: ClassVar[str] = "ir"
     residual: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_int("InvertedResidual", "expanded", self.expanded)
+        _check_int(type(self).__name__, "expanded", self.expanded)
 
 
 @dataclass(frozen=True)
-class FusedInvertedResidual(_Spatial):
+class InvertedResidual(_Expanded):
+    """Inverted residual with linear bottleneck, MBConv (MobileNetV2, Sandler et al., 2018; with
+    squeeze-and-excitation as in MnasNet, MobileNetV3 and EfficientNet)."""
+
+    se: SqueezeExcite | None = None
+    kind: ClassVar[str] = "ir"
+
+
+@dataclass(frozen=True)
+class FusedInvertedResidual(_Expanded):
     """Fused inverted residual, Fused-MBConv (EfficientNetV2, Tan & Le, 2021): a k×k convolution to
     ``expanded`` channels (it does the expansion and the spatial work of MBConv's 1×1 and depthwise
     convolutions at once) and a linear 1×1 projection to ``out``; with ``expanded`` equal to the input
     channels, a single k×k convolution to ``out`` with its activation. The input is added back when the
     stride is 1 and input and output channels agree."""
 
-    expanded: int = 0
     kind: ClassVar[str] = "fir"
-    residual: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check_int("FusedInvertedResidual", "expanded", self.expanded)
 
 
 @dataclass(frozen=True)
