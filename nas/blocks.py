@@ -137,24 +137,27 @@ class DepthwiseSeparableConv(nn.Sequential):
 class MBConv(nn.Module):
     """Inverted residual with linear bottleneck (MobileNetV2, Sandler et al., 2018), optionally with
     squeeze-and-excitation (``se_layer``: MnasNet, MobileNetV3, EfficientNet) and stochastic depth on
-    the residual branch (EfficientNet). The expansion is left out when ``expanded == in_channels``."""
+    the residual branch (EfficientNet). The expansion is left out when ``expanded == in_channels``.
+    ``groups`` groups the 1×1 convolutions, with a channel shuffle after the expansion (ShuffleNet)."""
 
     def __init__(self, in_channels: int, out_channels: int, expanded: int, kernel: int = 3, *, stride: int = 1,
                  dilation: int = 1, separable: bool = False, norm_layer: NormLayer | None = nn.BatchNorm2d,
                  act_layer: type[nn.Module] = nn.ReLU, se_layer: Callable[[int], nn.Module] | None = None,
-                 drop_path: float = 0.0) -> None:
+                 drop_path: float = 0.0, groups: int = 1) -> None:
         super().__init__()
         self.use_res_connect = stride == 1 and in_channels == out_channels
         layers = {"norm_layer": norm_layer, "act_layer": act_layer}
         # expand
-        self.expand = ConvNormAct(in_channels, expanded, 1, **layers) if expanded != in_channels else nn.Identity()
+        self.expand = (ConvNormAct(in_channels, expanded, 1, groups=groups, shuffle=True, **layers)
+                       if expanded != in_channels else nn.Identity())
         # depthwise
         self.depthwise = ConvNormAct(expanded, expanded, kernel, stride=stride, dilation=dilation, groups=expanded,
                                      separable=separable, **layers)
         # squeeze and excitation
         self.se = se_layer(expanded) if se_layer is not None else nn.Identity()
         # project (linear bottleneck: no activation)
-        self.project = ConvNormAct(expanded, out_channels, 1, norm_layer=norm_layer, act_layer=nn.Identity)
+        self.project = ConvNormAct(expanded, out_channels, 1, groups=groups, norm_layer=norm_layer,
+                                   act_layer=nn.Identity)
         self.drop_path = (StochasticDepth(drop_path, "row") if self.use_res_connect and drop_path > 0
                           else nn.Identity())
 

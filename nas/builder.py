@@ -201,8 +201,8 @@ def _block(block: Block, c_in: int, norm: NormLayer | None, drop_path: float) ->
         return Layer(FusedMBConv, (c_in, block.out, block.expanded, block.kernel), {**spatial, "drop_path": drop_path})
     se = {"se_layer": se_layer(getattr(block, "se", None))}
     if isinstance(block, InvertedResidual):
-        return Layer(MBConv, (c_in, block.out, block.expanded, block.kernel), {**spatial, **se,
-                                                                              "drop_path": drop_path})
+        return Layer(MBConv, (c_in, block.out, block.expanded, block.kernel), {
+            **spatial, **se, "drop_path": drop_path, "groups": block.groups})
     if isinstance(block, Bottleneck):
         return Layer(ResidualBlock, (c_in, block.out, block.kernel), {
             "width": block.width, "groups": block.groups, **spatial, **se, "project": block.project,

@@ -185,12 +185,14 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
         x = walk.size(c_in)
         held = x if block.stride == 1 and c_in == block.out else 0
         if block.expanded != c_in:
-            walk.conv(c_in, block.expanded)  # its input is x itself: nothing else held
+            walk.conv(c_in, block.expanded, groups=block.groups)  # its input is x itself: nothing else held
+            if block.groups > 1:
+                walk.live(held, 2 * walk.size(block.expanded))  # the shuffle copies
         walk.conv(block.expanded, block.expanded, block.kernel, groups=block.expanded,
                   held=held if block.expanded != c_in else 0, **spatial)
         if block.se is not None:
             walk.squeeze_excite(block.expanded, block.se.channels, held)
-        out = walk.conv(block.expanded, block.out, held=held)
+        out = walk.conv(block.expanded, block.out, groups=block.groups, held=held)
         walk.live(held, out)  # the in-place addition
     elif isinstance(block, FusedInvertedResidual):
         x = walk.size(c_in)

@@ -53,6 +53,8 @@ expansion to ``x`` channels (left out when ``x`` equals the input channels), a d
 convolution, optional squeeze-and-excitation, and a linear 1×1 projection to ``c`` channels; the input
 is added back when the stride is 1 and input and output channels agree.
     ``x<int>``        expanded channels (required).
+    ``g<int>``        groups of the 1×1 convolutions (default 1), with a channel shuffle after the
+                      expansion (ShuffleNet's grouped pointwise convolutions).
     ``se<int>``       squeeze-and-excitation with that many squeezed channels; written
                       ``se<int>.<act>.<gate>`` when its activation is not ``relu`` or its gate not
                       ``sigmoid`` (for example ``se24.relu.hardsigmoid`` in MobileNetV3).
@@ -319,10 +321,16 @@ class _Expanded(_Spatial):
 @dataclass(frozen=True)
 class InvertedResidual(_Expanded):
     """Inverted residual with linear bottleneck, MBConv (MobileNetV2, Sandler et al., 2018; with
-    squeeze-and-excitation as in MnasNet, MobileNetV3 and EfficientNet)."""
+    squeeze-and-excitation as in MnasNet, MobileNetV3 and EfficientNet). ``groups`` makes its 1×1
+    convolutions grouped, with a channel shuffle after the expansion (ShuffleNet, Zhang et al., 2018)."""
 
     se: SqueezeExcite | None = None
+    groups: int = 1
     kind: ClassVar[str] = "ir"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_int("InvertedResidual", "groups", self.groups)
 
 
 @dataclass(frozen=True)
@@ -571,6 +579,10 @@ class Genome:
             if isinstance(block, Conv) and (in_channels % block.groups or out % block.groups):
                 raise ValueError(f"{where}: groups={block.groups} must divide in_channels={in_channels} and "
                                  f"out_channels={out}")
+            grouped = (in_channels, block.expanded, out) if isinstance(block, InvertedResidual) else ()
+            if any(c % block.groups for c in grouped):
+                raise ValueError(f"{where}: groups={block.groups} must divide in_channels={in_channels}, "
+                                 f"expanded={block.expanded} and out_channels={out}")
             if isinstance(block, ShuffleUnit) and block.stride == 1 and in_channels != out:
                 raise ValueError(f"{where}: a stride-1 ShuffleNet unit keeps its channels, but gets "
                                  f"{in_channels} and gives {out}; use stride 2 to change them")
@@ -703,7 +715,7 @@ _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
            ("g", "groups"), ("shuf", "shuffle"), ("c", "out"), ("bias", "bias")),
     DepthwiseSeparable: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
     InvertedResidual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
-                       ("x", "expanded"), ("se", "se")),
+                       ("x", "expanded"), ("g", "groups"), ("se", "se")),
     FusedInvertedResidual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"),
                             ("c", "out"), ("x", "expanded")),
     Residual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),

@@ -50,7 +50,8 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
             expanded = rng.choice([channels, channels * 2, channels * 4, 40])
             if rng.random() < 0.5:  # make the residual path likely
                 out, spatial["stride"] = channels, 1
-            block = nas.InvertedResidual(out=out, expanded=expanded, se=squeeze, **spatial)
+            groups = rng.choice([g for g in (1, 1, 2, 4) if not (channels % g or expanded % g or out % g)])
+            block = nas.InvertedResidual(out=out, expanded=expanded, se=squeeze, groups=groups, **spatial)
         elif kind == "fir":
             expanded = rng.choice([channels, channels * 2, channels * 4, 40])
             if rng.random() < 0.5:  # make the residual path likely

@@ -153,6 +153,8 @@ def test_unpadded_layers_that_would_leave_no_output_are_refused() -> None:
     (lambda: nas.count("conv_c8 head", in_channels=0), ValueError, "in_channels=0 must be >= 1"),
     (lambda: nas.count("conv_g4_c8 head"), ValueError, "groups=4 must divide in_channels=3 and out_channels=8"),
     (lambda: nas.build("conv_c8 conv_g3_c9 head"), ValueError, "block 1 (conv_g3_c9_relu): groups=3 must divide"),
+    (lambda: nas.count("conv_c24 ir_c24_x36_g8 head"), ValueError,
+     "block 1 (ir_c24_x36_g8_relu): groups=8 must divide in_channels=24, expanded=36 and out_channels=24"),
     (lambda: nas.build("net_gn16 conv_c8 head"), ValueError, "group norm with groups=16 must divide its 8"),
     (lambda: nas.build("conv_c8 head", num_classes=-1), ValueError, "num_classes=-1"),
     (lambda: nas.build(42), TypeError, "expected a nas.Genome or a genome string, got int"),  # type: ignore[arg-type]
