@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import nas
-from search_spaces.mobile import MobileSpace, Stage, efficientnet
+from search_spaces.mobile import MobileSpace, Stage, efficientnet, mobilenet_v1
 from tests.conftest import flop_count_macs, n_params
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -78,6 +78,15 @@ def test_to_params_names_the_gene_outside_the_space() -> None:
         space.to_params(bad)
     with pytest.raises(ValueError, match="dropout=0.5"):
         space.to_params(nas.Genome(blocks=v2.blocks, head=nas.Head(width=1280, act="relu6", dropout=0.5)))
+
+
+@pytest.mark.parametrize("alpha, mult_adds, params", [(1.0, 569, 4.2), (0.75, 325, 2.6), (0.5, 149, 1.3),
+                                                       (0.25, 41, 0.5)])
+def test_mobilenet_v1_has_the_papers_numbers(alpha: float, mult_adds: int, params: float) -> None:
+    # Howard et al. 2017, Table 6: millions of mult-adds and of parameters at 224×224, 1000 classes
+    cost = nas.count(mobilenet_v1(alpha), resolution=224, num_classes=1000)
+    assert round(cost.macs / 1e6) == mult_adds and round(cost.params / 1e6, 1) == params
+    assert nas.build(mobilenet_v1(alpha)).features[1].depthwise.conv.groups == int(32 * alpha)
 
 
 def test_size_counts_distinct_genomes_exactly() -> None:
