@@ -347,18 +347,18 @@ def _call(layer: Layer | functools.partial, used: set[str], names: dict[int, str
     """``factory(positional..., key=value...)`` for a :class:`~nas.builder.Layer`, or ``partial(...)``
     for a partial. A layer's arguments that have a default are written as keywords, and every keyword
     equal to its default is left out; ``given`` writes positional arguments as code."""
+    factory = layer.func if isinstance(layer, functools.partial) else layer.factory
+    signature = inspect.signature(factory)
+    parameters = signature.parameters
     if isinstance(layer, functools.partial):  # its arguments stay as they are: positional ones come first
-        factory, args, kwargs = layer.func, [_code(a, used, names) for a in layer.args], layer.keywords
+        args, kwargs = [_code(a, used, names) for a in layer.args], layer.keywords
     else:
-        factory, args, kwargs = layer.factory, [], {}
-        parameters = inspect.signature(factory).parameters
-        bound = inspect.signature(factory).bind(*layer.args, **layer.kwargs).arguments
-        for i, (key, value) in enumerate(bound.items()):
+        args, kwargs = [], {}
+        for i, (key, value) in enumerate(signature.bind(*layer.args, **layer.kwargs).arguments.items()):
             if parameters[key].default is inspect.Parameter.empty:
                 args.append((given or {}).get(i) or _code(value, used, names))
             else:
                 kwargs[key] = value
-    parameters = inspect.signature(factory).parameters
     keywords = [f"{key}={_code(value, used, names)}" for key, value in kwargs.items()
                 if not _is_default(value, parameters[key].default)]
     name = _code(factory, used, names)

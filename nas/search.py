@@ -905,11 +905,12 @@ def weights_source(t: optuna.trial.FrozenTrial) -> int:
     return int(t.user_attrs.get("repeat_of", t.number))
 
 
-def front_trials(trials: Sequence[optuna.trial.FrozenTrial], objectives: Sequence[str]
-                 ) -> list[optuna.trial.FrozenTrial]:
+def front_trials(trials: Sequence[optuna.trial.FrozenTrial], objectives: Sequence[str],
+                 outcomes: dict[int, str] | None = None) -> list[optuna.trial.FrozenTrial]:
     """The Pareto set: trained, within budget (references included, as points of the space; repeats left
-    out, stopped candidates are no results), cheapest first."""
-    outcomes = trial_outcomes(trials)
+    out, stopped candidates are no results), cheapest first. ``outcomes``: :func:`trial_outcomes` of
+    ``trials``, when the caller has them already."""
+    outcomes = trial_outcomes(trials) if outcomes is None else outcomes
     kept = {t.number: t for t in trials if outcomes[t.number] == "trained" and feasible(t)}
     keys = pareto_front({n: _oriented(t, objectives) for n, t in kept.items()})
     return sorted((kept[k] for k in keys), key=lambda t: _value(t, objectives, _cost_objective(objectives)))
@@ -1007,8 +1008,8 @@ def _finish(s: _Search, outcome: str) -> SearchResult:
     trials = s.trials()
     if outcome != "interrupted":
         _test(s, trials, wait=outcome == "done")
-    front = front_trials(trials, s.objectives)
     outcomes = trial_outcomes(trials)
+    front = front_trials(trials, s.objectives, outcomes)
     failures = [(t.number, t.user_attrs.get("fail_reason", "")) for t in trials
                 if outcomes[t.number] == "failed" and not t.user_attrs.get("reference")]
     completed = [t.values for t in trials if t.state == _STATES.COMPLETE]

@@ -231,7 +231,7 @@ class Study:
         frame.index.name = None
         if frame.empty:
             return frame
-        front = [t.number for t in front_trials(trials, objectives)]
+        front = [t.number for t in front_trials(trials, objectives, outcomes)]
         frame["pareto"] = frame.number.isin(front)
         # the most accurate searched network on the front that dominates each trained trial
         searched = [n for n in front if not frame.at[n, "reference"]]
