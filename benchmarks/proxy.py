@@ -122,7 +122,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--archs", type=int, default=20, help="architectures in all (at least the 5 references)")
+    parser.add_argument("--archs", type=int, default=20, help="architectures in all (at least the space's references)")
     parser.add_argument("--study", default=None, help="a search study folder whose front members join the set")
     parser.add_argument("--max-macs", type=float, default=600e6, help="random samples above this are redrawn")
     parser.add_argument("--proxy", action="append", default=None,

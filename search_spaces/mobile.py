@@ -1,25 +1,40 @@
-"""The ``mobile`` space: inverted-residual (MBConv) networks for mobile budgets.
+"""The ``mobile`` space: networks for mobile budgets, every choice of the design card.
 
-A network is a 3×3 stride-2 stem, seven stages of inverted-residual blocks with strides
-1, 2, 2, 2, 1, 2, 1 (the stage layout of MobileNetV2, MnasNet and EfficientNet; MobileNetV3 leaves
-stage 7 empty, and MobileNetV3-Small stage 1 too), and a head: a 1×1 convolution to a wide feature,
-global pooling, an optional hidden linear layer, dropout 0.2 and the classifier.
+A network is a 3×3 stride-2 stem, seven stages with strides 1, 2, 2, 2, 1, 2, 1 (the stage layout of
+MobileNetV2, MnasNet and EfficientNet; MobileNetV3 leaves stage 7 empty, MobileNetV3-Small stage 1 too,
+MobileNetV1 stages 5 and 7), and a head: an optional 1×1 convolution to a wide feature, global pooling,
+an optional hidden linear layer, dropout 0.2 and the classifier.
 
-Dimensions: per stage its width and depth; per block its kernel, expansion ratio, squeeze-and-
-excitation (on or off) and activation; the stem's width and activation; the head's width, hidden
-layer and activation; and three network-wide settings that the references need to be reproduced
-exactly: the batch-norm constants, the stochastic-depth rate and the squeeze-and-excitation style
-(MobileNetV3: ``make_divisible(expanded / 4)`` channels, ReLU, hard sigmoid; EfficientNet:
-``input / 4`` channels, SiLU, sigmoid). The choices contain every value the references use, so that
-the references are points of the space.
+Dimensions (the same parameter names every trial; a block's genes that its type does not read are
+sampled and unused):
+
+* per stage: its width and depth;
+* per block: its type -- inverted residual (``ir``, MBConv), fused inverted residual (``fir``,
+  Fused-MBConv, EfficientNetV2), depthwise-separable convolution (``ds``, MobileNetV1) or basic
+  residual block (``res``, two k×k convolutions, ResNet) -- and its kernel, dilation and activation;
+  the expansion ratio (``ir``, ``fir``); groups of the 1×1 convolutions, with a channel shuffle after
+  the expansion (``ir``, ShuffleNet-style); squeeze-and-excitation on or off (``ir``, ``res``);
+* the stem's width and activation; the head's width (0: no 1×1 convolution), hidden layer and
+  activation;
+* network-wide: the normalisation (batch norm with the references' constants, group norm with 8
+  groups, layer norm, or none; instance norm on request, see ``_NORMS``), the stochastic-depth rate,
+  and the squeeze-and-excitation style (MobileNetV3: ``make_divisible(expanded / 4)`` channels, ReLU,
+  hard sigmoid; EfficientNet: ``input / 4`` channels, SiLU, sigmoid).
+
+The choices contain every value the references use, so that the references are points of the space.
 
 References (torchvision's builders, reproduced parameter for parameter; the recipes below also make
 the other members of each family):
 
+* ``mobilenet_v1`` -- Howard et al., "MobileNets: Efficient Convolutional Neural Networks for Mobile
+  Vision Applications", 2017 (not in torchvision; the paper's 569 M mult-adds and 4.2 M parameters).
 * ``mobilenet_v2`` -- Sandler et al., "MobileNetV2: Inverted Residuals and Linear Bottlenecks", 2018.
 * ``mobilenet_v3_large``, ``mobilenet_v3_small`` -- Howard et al., "Searching for MobileNetV3", 2019.
 * ``mnasnet1_0`` -- Tan et al., "MnasNet: Platform-Aware Neural Architecture Search for Mobile", 2019.
 * ``efficientnet_b0`` -- Tan & Le, "EfficientNet: Rethinking Model Scaling for CNNs", 2019.
+
+EfficientNetV2-S/M/L are recipes here but not points of the space: their stages are deeper (up to 25
+blocks) and wider than its choices.
 """
 
 from __future__ import annotations
@@ -38,6 +53,7 @@ from nas import (
     Head,
     InvertedResidual,
     Norm,
+    Residual,
     Space,
     SqueezeExcite,
     make_divisible,
@@ -224,14 +240,27 @@ class Stage:
     depths: tuple[int, ...]
 
 
-_NORMS = {"bn": Norm(), "bn_eps0.001_m0.01": _V3_NORM, "bn_m0.0003": Norm(momentum=0.0003)}
+# the network-wide normalisation: batch norm with the references' constants, or another kind. Instance
+# norm is not a default choice: it normalises each channel of an image over its positions, and at the
+# 32×32 of CIFAR the last stages of these stride-32 networks are 1×1, where it outputs zeros (PyTorch
+# refuses to train it); ``MobileSpace(norms=(..., "in"))`` offers it for larger inputs
+_NORMS = {
+    "bn": Norm(), "bn_eps0.001_m0.01": _V3_NORM, "bn_m0.0003": Norm(momentum=0.0003),
+    "gn8": Norm(kind="group", groups=8), "ln": Norm(kind="layer"), "in": Norm(kind="instance"), "none": Norm(kind="none"),
+}
 _SE_STYLES = ("mobilenetv3", "efficientnet")
+# block types: inverted residual (MBConv), fused inverted residual (Fused-MBConv), depthwise-separable
+# convolution (MobileNetV1) and basic residual block (ResNet); the genes each one reads besides its
+# kernel, dilation and activation
+_BLOCK_TYPES = ("ir", "fir", "ds", "res")
+_USES = {"ir": ("expand", "groups", "se"), "fir": ("expand",), "ds": (), "res": ("se",)}
 
 
 class MobileSpace(Space):
-    """The inverted-residual space; every choice set can be replaced (tests use tiny ones)."""
+    """The mobile space; every choice set can be replaced (tests use tiny ones)."""
 
-    description = "inverted-residual (MBConv) networks: MobileNetV2/V3, MnasNet, EfficientNet-B0"
+    description = ("mobile networks of MBConv, Fused-MBConv, depthwise-separable and residual blocks: "
+                   "MobileNetV1/V2/V3, MnasNet, EfficientNet-B0")
     target_resolution = 224
 
     def __init__(
@@ -240,20 +269,23 @@ class MobileSpace(Space):
         *,
         stem_widths: tuple[int, ...] = (16, 24, 32),
         stages: tuple[Stage, ...] = (
-            Stage(1, (8, 16, 24), (0, 1, 2)),
-            Stage(2, (16, 24, 32), (1, 2, 3)),
-            Stage(2, (24, 32, 40, 48), (1, 2, 3, 4)),
-            Stage(2, (40, 56, 64, 80), (1, 2, 3, 4)),
+            Stage(1, (8, 16, 24, 64), (0, 1, 2)),
+            Stage(2, (16, 24, 32, 128), (1, 2, 3)),
+            Stage(2, (24, 32, 40, 48, 256), (1, 2, 3, 4)),
+            Stage(2, (40, 56, 64, 80, 512), (1, 2, 3, 4, 6)),
             Stage(1, (48, 96, 112, 128), (0, 1, 2, 3, 4)),
-            Stage(2, (96, 128, 160, 192), (1, 2, 3, 4)),
+            Stage(2, (96, 128, 160, 192, 1024), (1, 2, 3, 4)),
             Stage(1, (256, 320), (0, 1, 2)),
         ),
+        block_types: tuple[str, ...] = _BLOCK_TYPES,
         kernels: tuple[int, ...] = (3, 5, 7),
+        dilations: tuple[int, ...] = (1, 2),
+        groups: tuple[int, ...] = (1, 2, 4),
         expansions: tuple[float, ...] = (1, 2.3, 2.5, 3, 3.67, 4, 4.5, 6),
         activations: tuple[str, ...] = ("relu", "relu6", "hardswish", "silu"),
-        head_widths: tuple[int, ...] = (576, 960, 1024, 1280),
+        head_widths: tuple[int, ...] = (0, 576, 960, 1024, 1280),
         head_hidden: tuple[int, ...] = (0, 1024, 1280),
-        norms: tuple[str, ...] = tuple(_NORMS),
+        norms: tuple[str, ...] = tuple(key for key in _NORMS if key != "in"),
         drop_paths: tuple[float, ...] = (0.0, 0.2),
         se_styles: tuple[str, ...] = _SE_STYLES,
         dropout: float = 0.2,
@@ -261,6 +293,7 @@ class MobileSpace(Space):
     ) -> None:
         self.name = name
         self.stem_widths, self.stages, self.kernels = stem_widths, stages, kernels
+        self.block_types, self.dilations, self.groups = block_types, dilations, groups
         self.expansions, self.activations = expansions, activations
         self.head_widths, self.head_hidden = head_widths, head_hidden
         self.norms, self.drop_paths, self.se_styles, self.dropout = norms, drop_paths, se_styles, dropout
@@ -272,17 +305,26 @@ class MobileSpace(Space):
                                  f"{sorted(set(stage.widths) & set(stages[i - 1].widths))}")
             if stage.stride == 1 and i > 0 and 0 in stages[i - 1].depths:
                 raise ValueError(f"stage {i} may be empty, so stage {i + 1} (stride 1) cannot be told apart")
-        unknown = set(norms) - set(_NORMS)
-        if unknown:
-            raise ValueError(f"unknown norms {sorted(unknown)}; known: {', '.join(_NORMS)}")
+        for what, values, known in (("norms", norms, _NORMS), ("block_types", block_types, _BLOCK_TYPES)):
+            if not values or set(values) - set(known):
+                raise ValueError(f"{what}={values!r}: unknown or none; choose from {', '.join(known)}")
+        # every width must suit every choice that groups channels, so that any sample is a valid network
+        # (expanded channels are multiples of 8 by make_divisible)
+        divisors = set(groups) | {n.groups for key, n in _NORMS.items() if key in norms and n.kind == "group"}
+        widths = set(stem_widths) | {w for stage in stages for w in stage.widths} | set(head_widths) - {0}
+        bad = sorted((w, d) for w in widths for d in divisors if w % d or 8 % d)
+        if bad:
+            raise ValueError(f"width {bad[0][0]} cannot be split into {bad[0][1]} groups (grouped convolutions or "
+                             f"group norm); use widths that are multiples of every group count {sorted(divisors)}, "
+                             "and group counts that divide 8")
         self._references = dict(references) if references is not None else {
+            "mobilenet_v1": mobilenet_v1(),
             "mobilenet_v2": mobilenet_v2(),
             "mobilenet_v3_large": mobilenet_v3("large"),
             "mobilenet_v3_small": mobilenet_v3("small"),
             "mnasnet1_0": mnasnet(1.0),
             "efficientnet_b0": efficientnet("efficientnet_b0"),
         }
-
 
     def torchvision_members(self) -> dict[str, tuple[Genome, str, dict[str, Any]]]:
         """The references and the other members of their families that torchvision builds."""
@@ -315,7 +357,10 @@ class MobileSpace(Space):
             dims[f"s{i}_width"] = stage.widths
             dims[f"s{i}_depth"] = stage.depths
             for j in range(1, max(stage.depths) + 1):
+                dims[f"s{i}_b{j}_type"] = self.block_types
                 dims[f"s{i}_b{j}_kernel"] = self.kernels
+                dims[f"s{i}_b{j}_dilation"] = self.dilations
+                dims[f"s{i}_b{j}_groups"] = self.groups
                 dims[f"s{i}_b{j}_expand"] = self.expansions
                 dims[f"s{i}_b{j}_se"] = (False, True)
                 dims[f"s{i}_b{j}_act"] = self.activations
@@ -328,9 +373,26 @@ class MobileSpace(Space):
         return make_divisible(channels * ratio)
 
     def _se(self, style: str, channels: int, expanded: int) -> SqueezeExcite:
+        """Squeeze-and-excitation of a block with ``channels`` inputs and ``expanded`` channels where it
+        acts (an inverted residual's expansion, a residual block's output)."""
         if style == "mobilenetv3":
             return SqueezeExcite(make_divisible(expanded // 4), "relu", "hardsigmoid")
         return SqueezeExcite(max(1, channels // 4), "silu", "sigmoid")
+
+    def _block(self, kind: str, channels: int, out: int, stride: int, p: Mapping[str, Any], b: str,
+               se_style: str) -> Any:
+        """Block ``b`` (its parameters' prefix) of type ``kind`` from ``channels`` to ``out`` channels."""
+        spatial = {"out": out, "kernel": p[b + "kernel"], "stride": stride, "dilation": p[b + "dilation"],
+                   "act": p[b + "act"]}
+        if kind == "ds":
+            return DepthwiseSeparable(**spatial)
+        if kind == "res":
+            return Residual(**spatial, se=self._se(se_style, channels, out) if p[b + "se"] else None)
+        expanded = self._expanded(channels, p[b + "expand"])
+        if kind == "fir":
+            return FusedInvertedResidual(**spatial, expanded=expanded)
+        se = self._se(se_style, channels, expanded) if p[b + "se"] else None
+        return InvertedResidual(**spatial, expanded=expanded, se=se, groups=p[b + "groups"])
 
     def genome_from_params(self, p: Mapping[str, Any]) -> Genome:
         channels = p["stem_width"]
@@ -338,10 +400,8 @@ class MobileSpace(Space):
         for i, stage in enumerate(self.stages, 1):
             for j in range(1, p[f"s{i}_depth"] + 1):
                 b = f"s{i}_b{j}_"
-                expanded = self._expanded(channels, p[b + "expand"])
-                se = self._se(p["se_style"], channels, expanded) if p[b + "se"] else None
-                blocks.append(InvertedResidual(out=p[f"s{i}_width"], expanded=expanded, kernel=p[b + "kernel"],
-                                               stride=stage.stride if j == 1 else 1, act=p[b + "act"], se=se))
+                blocks.append(self._block(p[b + "type"], channels, p[f"s{i}_width"], stage.stride if j == 1 else 1,
+                                          p, b, p["se_style"]))
                 channels = p[f"s{i}_width"]
         head = Head(width=p["head_width"], act=p["head_act"], hidden=p["head_hidden"], dropout=self.dropout)
         return Genome(blocks=tuple(blocks), head=head, norm=_NORMS[p["norm"]], drop_path=p["drop_path"])
@@ -363,8 +423,9 @@ class MobileSpace(Space):
             raise fail("head", "this space's head has at most one hidden layer, global pooling and a linear "
                                f"classifier, got {head}")
         put("head_hidden", head.hidden[0] if head.hidden else 0, "head")
-        put("head_act", genome.head.act, "head")
-        if genome.head.hidden and genome.head.hidden_act != genome.head.act:
+        if head.width or head.hidden:  # else the head has no activation, and any choice gives it
+            put("head_act", head.act if head.width else head.hidden_act, "head")
+        if head.width and head.hidden and head.hidden_act != head.act:
             raise fail("head", "the hidden layer's activation must be the head's")
         stem, blocks = genome.blocks[0], list(genome.blocks[1:])
         if not (isinstance(stem, Conv) and (stem.kernel, stem.stride, stem.dilation, stem.groups, stem.separable)
@@ -378,29 +439,38 @@ class MobileSpace(Space):
             while blocks and depth < max(stage.depths):
                 block = blocks[0]
                 first = depth == 0
-                if first and (block.stride != stage.stride or block.out not in stage.widths):
-                    break
-                if not first and (block.stride != 1 or block.out != channels):
+                stride, out = getattr(block, "stride", None), getattr(block, "out", None)
+                if (stride, out in stage.widths) != (stage.stride, True) if first else (stride, out) != (1, channels):
                     break
                 where = f"block {index}"
-                if not isinstance(block, InvertedResidual) or block.dilation != 1 or block.separable:
-                    raise fail(where, f"only plain inverted-residual blocks belong to stages, got {block}")
+                kind = type(block).kind
+                if kind not in _USES or block.separable or (kind == "res" and block.project):
+                    raise fail(where, "only inverted-residual, fused, depthwise-separable and plain residual "
+                                      f"blocks belong to stages, got {block}")
                 b = f"s{i}_b{depth + 1}_"
+                put(b + "type", kind, where)
                 put(b + "kernel", block.kernel, where)
+                put(b + "dilation", block.dilation, where)
                 put(b + "act", block.act, where)
-                ratios = [r for r in self.expansions if self._expanded(channels, r) == block.expanded]
-                if not ratios:
-                    raise fail(where, f"{block.expanded} expanded channels from {channels} match no expansion "
-                                      f"ratio of {self.expansions}")
-                put(b + "expand", ratios[0], where)
-                inv.params[b + "se"] = block.se is not None
-                if block.se is not None:
-                    matching = {s for s in self.se_styles if self._se(s, channels, block.expanded) == block.se}
-                    if not matching:
-                        raise fail(where, f"squeeze-and-excitation {block.se} matches no style of {self.se_styles}")
-                    styles = matching if not styles else styles & matching
-                    if not styles:
-                        raise fail(where, "its squeeze-and-excitation style differs from earlier blocks'")
+                if "expand" in _USES[kind]:
+                    ratios = [r for r in self.expansions if self._expanded(channels, r) == block.expanded]
+                    if not ratios:
+                        raise fail(where, f"{block.expanded} expanded channels from {channels} match no expansion "
+                                          f"ratio of {self.expansions}")
+                    put(b + "expand", ratios[0], where)
+                if "groups" in _USES[kind]:
+                    put(b + "groups", block.groups, where)
+                if "se" in _USES[kind]:
+                    inv.params[b + "se"] = block.se is not None
+                    if block.se is not None:
+                        expanded = block.expanded if kind == "ir" else block.out
+                        matching = {s for s in self.se_styles if self._se(s, channels, expanded) == block.se}
+                        if not matching:
+                            raise fail(where, f"squeeze-and-excitation {block.se} matches no style of "
+                                              f"{self.se_styles}")
+                        styles = matching if not styles else styles & matching
+                        if not styles:
+                            raise fail(where, "its squeeze-and-excitation style differs from earlier blocks'")
                 if first:
                     put(f"s{i}_width", block.out, where)
                 channels = block.out
@@ -418,38 +488,64 @@ class MobileSpace(Space):
     # -- size ------------------------------------------------------------------------------------
 
     def size(self) -> int:
-        """Exact count of distinct genomes, by dynamic programming over stages. The state entering a
-        stage is its input channels and whether an earlier stage has two or more blocks (only then is
-        there a residual branch that stochastic depth can drop; otherwise the rate is canonically 0).
-        Expansion ratios that round to the same channels count once, as do the unused genes of empty
-        stages; with no squeeze-and-excitation block the SE style does not change the genome, hence
-        ``styles × with_any_se - (styles - 1) × with_no_se``."""
-        per_block = len(self.kernels) * len(self.activations)
+        """Exact count of distinct genomes, by dynamic programming over blocks. The state after a block
+        is its output channels and how far stochastic depth can act: 0 before any block with a residual
+        branch class (``ir``, ``fir``, ``res``), 1 after the first such block (which gets rate 0), 2
+        once a later one has a branch it could drop (``res`` always; ``ir``, ``fir`` at stride 1
+        with equal channels); the rate changes the network only in state 2 and is canonically 0
+        otherwise. Per block, each type counts its own genes: the kernel, dilation and activation;
+        expansion ratios that round to the same channels count once; groups for ``ir``;
+        squeeze-and-excitation on or off for ``ir`` and ``res``. Unused genes (of other types, of empty
+        stages) change nothing. With no squeeze-and-excitation block the SE style does not change the
+        genome, hence ``styles × with_any_se - (styles - 1) × with_no_se``; a head without its 1×1
+        convolution and hidden layer has no activation."""
+        spatial = len(self.kernels) * len(self.dilations) * len(self.activations)
 
-        def block_choices(c_in: int) -> int:
-            return per_block * len({self._expanded(c_in, r) for r in self.expansions})
+        def choices(kind: str, c_in: int) -> tuple[int, int]:
+            """(genomes of one block over SE on and off, genomes with SE off)."""
+            n = spatial
+            if "expand" in _USES[kind]:
+                n *= len({self._expanded(c_in, r) for r in self.expansions})
+            if "groups" in _USES[kind]:
+                n *= len(self.groups)
+            return (2 * n if "se" in _USES[kind] else n), n
 
-        # (channels, deep) -> (count over every SE on/off choice, count with SE off everywhere)
-        state = {(c, False): (len(self.activations), len(self.activations)) for c in self.stem_widths}
+        def step(sd: int, kind: str, branch: bool) -> int:
+            if kind == "ds":
+                return sd
+            return 2 if sd and (kind == "res" or branch) else max(sd, 1)
+
+        # (channels, stochastic-depth state) -> (count over every SE on/off choice, count with SE off everywhere)
+        state: dict[tuple[int, int], tuple[int, int]] = {
+            (c, 0): (len(self.activations), len(self.activations)) for c in self.stem_widths}
         for stage in self.stages:
-            nxt: dict[tuple[int, bool], tuple[int, int]] = {}
-            for (c_in, deep), (any_se, no_se) in state.items():
-                for depth in stage.depths:
-                    for width in stage.widths if depth else (c_in,):
-                        a, n, c = any_se, no_se, c_in
-                        for _ in range(depth):
-                            k = block_choices(c)
-                            a, n, c = a * 2 * k, n * k, width
-                        key = (width, deep or depth >= 2)
-                        old = nxt.get(key, (0, 0))
-                        nxt[key] = (old[0] + a, old[1] + n)
+            nxt: dict[tuple[int, int], tuple[int, int]] = {}
+
+            def add(into: dict[tuple[int, int], tuple[int, int]], key: tuple[int, int], a: int, n: int) -> None:
+                old = into.get(key, (0, 0))
+                into[key] = (old[0] + a, old[1] + n)
+
+            for depth in stage.depths:
+                for width in stage.widths if depth else (None,):
+                    current = dict(state)
+                    for j in range(depth):
+                        after: dict[tuple[int, int], tuple[int, int]] = {}
+                        for (c_in, sd), (a, n) in current.items():
+                            branch = (stage.stride == 1 or j > 0) and c_in == width
+                            for kind in self.block_types:
+                                ka, kn = choices(kind, c_in)
+                                add(after, (width, step(sd, kind, branch)), a * ka, n * kn)
+                        current = after
+                    for key, (a, n) in current.items():
+                        add(nxt, key, a, n)
             state = nxt
         styles = len(self.se_styles)
         total = 0
-        for (_, deep), (any_se, no_se) in state.items():
-            drop_paths = len(set(self.drop_paths)) if deep else 1
+        for (_, sd), (any_se, no_se) in state.items():
+            drop_paths = len(set(self.drop_paths)) if sd == 2 else 1
             total += drop_paths * (styles * any_se - (styles - 1) * no_se)
-        head = len(self.head_widths) * len(self.head_hidden) * len(self.activations)
+        acts = len(self.activations)
+        head = sum(acts if width or hidden else 1 for width in self.head_widths for hidden in self.head_hidden)
         return len(self.norms) * head * total
 
 

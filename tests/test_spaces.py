@@ -89,17 +89,28 @@ def test_mobilenet_v1_has_the_papers_numbers(alpha: float, mult_adds: int, param
     assert nas.build(mobilenet_v1(alpha)).features[1].depthwise.conv.groups == int(32 * alpha)
 
 
-def test_size_counts_distinct_genomes_exactly() -> None:
-    # a tiny version of the space, small enough to enumerate every parameter combination; expansion
-    # ratios 2.5 and 3 round to the same channels from 8 inputs, empty stages leave genes unused,
-    # the SE style only matters when a block has SE, and stochastic depth only when a stage has two
-    # blocks or more: all of these collapse
-    tiny = MobileSpace(
-        "tiny", stem_widths=(8, 16),
-        stages=(Stage(1, (8,), (0, 1)), Stage(2, (16, 24), (1, 2)), Stage(1, (32,), (0, 1))),
-        kernels=(3,), expansions=(2, 2.5, 3), activations=("relu",), head_widths=(32,), head_hidden=(0,),
-        norms=("bn",), drop_paths=(0.0, 0.2), references={},
-    )
+_TINY = dict(stem_widths=(8, 16), stages=(Stage(1, (8,), (0, 1)), Stage(2, (16, 24), (1, 2))), kernels=(3,),
+             dilations=(1,), groups=(1,), expansions=(3,), activations=("relu",), head_widths=(32,), head_hidden=(0,),
+             norms=("bn",), drop_paths=(0.0, 0.2), references={})
+
+
+@pytest.mark.parametrize("choices", [
+    # every block type; stochastic depth only matters once a second block with a residual branch
+    # follows a first (depthwise-separable blocks have none; the stem-wide stride-1 stage gives one);
+    # the SE style only when a block has SE
+    {},
+    # expansion ratios 2.5 and 3 round to the same channels from 8 inputs; groups of the 1×1 convs
+    {"block_types": ("ir", "fir"), "groups": (1, 2), "expansions": (2, 2.5, 3), "stages": (Stage(2, (16,), (1, 2)),)},
+    {"block_types": ("ds", "res"), "dilations": (1, 2), "activations": ("relu", "silu"),
+     "stages": (Stage(1, (8, 16), (1, 2)),)},
+    # a head without its 1×1 convolution and hidden layer has no activation; every norm kind
+    {"block_types": ("ds",), "head_widths": (0, 32), "head_hidden": (0, 16), "activations": ("relu", "relu6", "silu"),
+     "norms": ("bn", "gn8", "ln", "in", "none"), "stages": (Stage(2, (16,), (1,)),)},
+], ids=["types-depth-se", "expansion-groups", "res-ds-dilation", "head-norms"])
+def test_size_counts_distinct_genomes_exactly(choices: dict) -> None:
+    # tiny versions of the space, small enough to enumerate every parameter combination: unused genes
+    # (of other block types, of empty stages) and genes that cannot change the network collapse
+    tiny = MobileSpace("tiny", **{**_TINY, **choices})
     dims = tiny.dimensions()
     genomes = {tiny.genome_from_params(dict(zip(dims, values))) for values in itertools.product(*dims.values())}
     assert len(genomes) == tiny.size()
@@ -108,7 +119,35 @@ def test_size_counts_distinct_genomes_exactly() -> None:
 
 def test_mobile_space_size_is_exact_and_reported() -> None:
     size = nas.get_space("mobile").size()
-    assert isinstance(size, int) and 10**59 < size < 10**61
+    assert isinstance(size, int) and 10**86 < size < 10**88
+
+
+@pytest.mark.parametrize("gene, values", [("type", ("ir", "fir", "ds", "res")), ("dilation", (1, 2)),
+                                          ("groups", (1, 2, 4))])
+def test_mobile_searches_every_choice_of_the_design_card(gene: str, values: tuple) -> None:
+    # block type, dilation and groups per block, the normalisation network-wide: each value makes the
+    # network it names, priced exactly
+    space = nas.get_space("mobile")
+    assert space.dimensions()[f"s3_b1_{gene}"] == values
+    assert set(space.dimensions()["norm"]) >= {"bn", "gn8", "ln", "none"}
+    params = space.to_params(space.references["mobilenet_v2"])
+    kinds = {"ir": nas.InvertedResidual, "fir": nas.FusedInvertedResidual, "ds": nas.DepthwiseSeparable,
+             "res": nas.Residual}
+    for value, norm in zip(values, ("gn8", "ln", "none", "bn")):
+        genome = space.genome_from_params({**params, f"s3_b1_{gene}": value, "norm": norm})
+        block = genome.blocks[4]  # stem, stage 1 (1 block), stage 2 (2 blocks), then stage 3's first
+        assert type(block) is kinds[value] if gene == "type" else getattr(block, gene) == value
+        assert space.to_params(genome)[f"s3_b1_{gene}"] == value
+        model = nas.build(genome, num_classes=10).eval()
+        x = torch.randn(1, 3, 32, 32)
+        assert nas.count(genome, resolution=32, num_classes=10).macs == flop_count_macs(model, x)
+
+
+def test_mobilenet_v1_is_a_reference_of_mobile() -> None:
+    space = nas.get_space("mobile")
+    assert space.references["mobilenet_v1"] == mobilenet_v1()
+    params = space.to_params(mobilenet_v1())
+    assert (params["s4_depth"], params["s4_width"], params["s4_b6_type"], params["head_width"]) == (6, 512, "ds", 0)
 
 
 def test_registry_refuses_duplicates_and_lists_known_names() -> None:
