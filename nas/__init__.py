@@ -12,6 +12,7 @@ from .cost import Cost, count, min_resolution
 from .genome import (
     Bottleneck,
     Conv,
+    Dense,
     DepthwiseSeparable,
     Fire,
     FusedInvertedResidual,
@@ -32,6 +33,7 @@ __all__ = [
     "Bottleneck",
     "Conv",
     "Cost",
+    "Dense",
     "DepthwiseSeparable",
     "Fire",
     "FusedInvertedResidual",

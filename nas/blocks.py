@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 __all__ = ["NormLayer", "instance_norm", "StochasticDepth", "ConvNormAct", "SqueezeExcitation",
            "DepthwiseSeparableConv", "MBConv", "FusedMBConv", "ResidualBlock", "ShuffleV2Unit", "FireModule",
-           "ClassifierHead", "ConvClassifier", "Net", "init_weights"]
+           "DenseLayer", "NormAct", "ClassifierHead", "ConvClassifier", "Net", "init_weights"]
 
 NormLayer = Callable[[int], nn.Module]  # channels -> normalisation module
 
@@ -39,6 +39,14 @@ def instance_norm(channels: int, eps: float = 1e-5) -> nn.Module:
     """Instance normalisation as GroupNorm with one group per channel: the statistics of
     ``InstanceNorm2d(affine=True)``, and no error on 1×1 maps."""
     return nn.GroupNorm(channels, channels, eps=eps)
+
+
+def _norm_act(channels: int, norm_layer: NormLayer | None, act_layer: type[nn.Module]) -> OrderedDict[str, nn.Module]:
+    """Norm and activation that come before a convolution (pre-activation) or alone. The activation runs
+    in place only after a norm, which writes a new tensor: the input itself may still be needed (a dense
+    layer concatenates it)."""
+    return OrderedDict(norm=norm_layer(channels) if norm_layer is not None else nn.Identity(),
+                       act=_act(act_layer) if norm_layer is not None else act_layer())
 
 
 def _conv(in_channels: int, out_channels: int, kernel: int, *, stride: int, dilation: int, groups: int,
@@ -82,22 +90,34 @@ class ConvNormAct(nn.Sequential):
     """Convolution, normalisation, activation (torchvision's ``Conv2dNormActivation``); the convolution has
     a bias only without a norm, unless ``bias`` asks for one. ``separable`` factors a k×k kernel into k×1
     and 1×k; ``shuffle`` shuffles the channels across the groups afterwards (ShuffleNetV1, Zhang et al.,
-    2018)."""
+    2018). ``pre`` puts the normalisation (of the input) and the activation first: pre-activation, as in
+    DenseNet's transitions and dense layers (Huang et al., 2017)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
                  dilation: int = 1, groups: int = 1, separable: bool = False,
                  norm_layer: NormLayer | None = nn.BatchNorm2d, act_layer: type[nn.Module] = nn.ReLU,
-                 padding: int | None = None, bias: bool = False, shuffle: bool = False) -> None:
+                 padding: int | None = None, bias: bool = False, shuffle: bool = False, pre: bool = False) -> None:
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
-        super().__init__(OrderedDict(
-            conv=_conv(in_channels, out_channels, kernel, stride=stride, dilation=dilation, groups=groups,
-                       separable=separable, bias=bias or norm_layer is None, padding=padding),
-            norm=norm_layer(out_channels) if norm_layer is not None else nn.Identity(),
-            act=_act(act_layer),
-            shuffle=nn.ChannelShuffle(groups) if shuffle and groups > 1 else nn.Identity(),
-        ))
+        conv = _conv(in_channels, out_channels, kernel, stride=stride, dilation=dilation, groups=groups,
+                     separable=separable, bias=bias or norm_layer is None, padding=padding)
+        if pre:
+            layers = _norm_act(in_channels, norm_layer, act_layer)
+            layers["conv"] = conv
+        else:
+            layers = OrderedDict(conv=conv, norm=norm_layer(out_channels) if norm_layer is not None else nn.Identity(),
+                                 act=_act(act_layer))
+        layers["shuffle"] = nn.ChannelShuffle(groups) if shuffle and groups > 1 else nn.Identity()
+        super().__init__(layers)
+
+
+class NormAct(nn.Sequential):
+    """Normalisation and activation alone: DenseNet's last feature map (``norm5`` and ReLU)."""
+
+    def __init__(self, channels: int, *, norm_layer: NormLayer | None = nn.BatchNorm2d,
+                 act_layer: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__(_norm_act(channels, norm_layer, act_layer))
 
 
 class SqueezeExcitation(nn.Module):
@@ -285,6 +305,23 @@ class FireModule(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = self.squeeze(x)
         return torch.cat((self.expand1x1(x), self.expand3x3(x)), dim=1)
+
+
+class DenseLayer(nn.Module):
+    """Dense layer of DenseNet-BC (Huang et al., 2017), as torchvision's ``_DenseLayer``: norm, act, 1×1
+    conv to ``width`` (torchvision's ``bn_size * growth_rate``), norm, act, k×k conv to ``growth``
+    channels; the output is the input with those channels appended (torchvision concatenates a whole
+    dense block's outputs at once: the same tensor)."""
+
+    def __init__(self, in_channels: int, growth: int, width: int, kernel: int = 3, *,
+                 norm_layer: NormLayer | None = nn.BatchNorm2d, act_layer: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        layers = {"norm_layer": norm_layer, "act_layer": act_layer, "pre": True}
+        self.conv1 = ConvNormAct(in_channels, width, 1, **layers)
+        self.conv2 = ConvNormAct(width, growth, kernel, **layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat((x, self.conv2(self.conv1(x))), dim=1)
 
 
 class ClassifierHead(nn.Sequential):

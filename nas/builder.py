@@ -20,11 +20,13 @@ from .blocks import (
     ClassifierHead,
     ConvClassifier,
     ConvNormAct,
+    DenseLayer,
     DepthwiseSeparableConv,
     FireModule,
     FusedMBConv,
     MBConv,
     Net,
+    NormAct,
     NormLayer,
     ResidualBlock,
     ShuffleV2Unit,
@@ -38,6 +40,7 @@ from .genome import (
     Block,
     Bottleneck,
     Conv,
+    Dense,
     DepthwiseSeparable,
     Fire,
     FusedInvertedResidual,
@@ -121,7 +124,7 @@ class Layer:
 class Plan:
     """A network as constructor calls: ``Net(nn.Sequential(*features), classifier, pool=pool, genome=...)``.
     ``norm`` is the ``norm_layer`` every block gets; ``features[i]`` is ``genome.blocks[i]`` (the head's
-    1×1 convolution follows them when it has one)."""
+    norm and activation, then its 1×1 convolution, follow them when it has them)."""
 
     genome: Genome
     features: tuple[Layer, ...]
@@ -145,6 +148,8 @@ def plan(genome: Genome | str, *, num_classes: int = 1000, in_channels: int = 3)
         layers.append(_block(block, c_in, norm, drop_path))
     features = genome.out_channels(in_channels)
     head = genome.head
+    if head.norm_act:
+        layers.append(Layer(NormAct, (features,), {"norm_layer": norm, "act_layer": act_layer(head.act)}))
     if head.width:
         layers.append(Layer(ConvNormAct, (features, head.width, 1), {"norm_layer": norm,
                                                                       "act_layer": act_layer(head.act)}))
@@ -190,11 +195,13 @@ def _block(block: Block, c_in: int, norm: NormLayer | None, drop_path: float) ->
     layers = {"norm_layer": norm, "act_layer": act_layer(block.act)}
     if isinstance(block, Fire):
         return Layer(FireModule, (c_in, block.squeeze, block.expand1, block.expand3), layers)
+    if isinstance(block, Dense):
+        return Layer(DenseLayer, (c_in, block.growth, block.width, block.kernel), layers)
     spatial = {"stride": block.stride, "dilation": block.dilation, "separable": block.separable, **layers}
     if isinstance(block, Conv):
         return Layer(ConvNormAct, (c_in, block.out, block.kernel), {
             "groups": block.groups, **spatial, "padding": block.padding, "bias": block.bias,
-            "shuffle": block.shuffle})
+            "shuffle": block.shuffle, "pre": block.pre})
     if isinstance(block, DepthwiseSeparable):
         return Layer(DepthwiseSeparableConv, (c_in, block.out, block.kernel), spatial)
     if isinstance(block, FusedInvertedResidual):

@@ -13,7 +13,8 @@ Conventions:
       pass: each convolution, pooling or linear layer holds its input and its output (normalisation
       and activation run in place); a residual block also holds its input until the addition, as do
       squeeze-and-excitation and parallel branches until their concatenation (which, like a channel
-      shuffle, writes a new tensor). Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
+      shuffle, writes a new tensor), and a dense layer until its concatenation (its first norm then
+      writes a copy). Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
     * **receptive_field** is the side, in input pixels, of the region one pixel of the last feature
       map sees through the convolutions and pooling windows (global pooling, in the head or in
       squeeze-and-excitation, is left out: it would make every receptive field the whole image).
@@ -28,6 +29,7 @@ from .genome import (
     Block,
     Bottleneck,
     Conv,
+    Dense,
     DepthwiseSeparable,
     Fire,
     Genome,
@@ -109,8 +111,9 @@ class _Walk:
 
     def conv(self, c_in: int, c_out: int, kernel: int = 1, *, stride: int = 1, dilation: int = 1,
              groups: int = 1, separable: bool = False, padding: int | None = None, bias: bool = False,
-             held: int = 0) -> int:
-        """A conv + norm + act layer; ``held`` elements stay alive beside it. Returns its output size."""
+             held: int = 0, pre: bool = False) -> int:
+        """A conv + norm + act layer (with ``pre``, norm + act of the input + conv); ``held`` elements stay
+        alive beside it. Returns its output size."""
         padding = (kernel - 1) // 2 * dilation if padding is None else padding
         h, w = self.h, self.w
         h_out, w_out = self.spatial(kernel, stride, padding, dilation)
@@ -125,9 +128,14 @@ class _Walk:
             self.macs += h_out * w_out * c_out * (c_in // groups) * kernel * kernel
             self.params += c_out * (c_in // groups) * kernel * kernel
             self.live(held, c_in * h * w, c_out * h_out * w_out)
-        self.params += (c_out if bias or not self.norm else 0) + (2 * c_out if self.norm else 0)
+        self.params += c_out if bias or not self.norm else 0
+        self.norm_act(c_in if pre else c_out)
         self.h, self.w = h_out, w_out
         return c_out * h_out * w_out
+
+    def norm_act(self, channels: int) -> None:
+        """A norm (its scale and shift) and an activation, in place."""
+        self.params += 2 * channels if self.norm else 0
 
     def pool(self, channels: int, pool: Pool) -> None:
         x = self.size(channels)
@@ -172,10 +180,16 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
         walk.join(e1, e3)
         walk.live(e1[0], e3[0], walk.size(block.out))  # the concatenation
         return
+    if isinstance(block, Dense):  # the input is held for the concatenation, so its norm writes a copy
+        x = walk.size(c_in)
+        walk.conv(c_in, block.width, held=x, pre=True)
+        new = walk.conv(block.width, block.growth, block.kernel, held=x, pre=True)
+        walk.live(x, new, walk.size(block.out_channels(c_in)))  # the concatenation
+        return
     spatial = dict(stride=block.stride, dilation=block.dilation, separable=block.separable)
     if isinstance(block, Conv):
         walk.conv(c_in, block.out, block.kernel, groups=block.groups, padding=block.padding, bias=block.bias,
-                  **spatial)
+                  pre=block.pre, **spatial)
         if block.shuffle:
             walk.live(2 * walk.size(block.out))
     elif isinstance(block, DepthwiseSeparable):
@@ -255,6 +269,8 @@ def _walk(genome: Genome, resolution: tuple[int, int], in_channels: int, num_cla
     feature_size = (walk.h, walk.w)
     channels = genome.out_channels(in_channels)
     head = genome.head
+    if head.norm_act:
+        walk.norm_act(channels)
     if head.width:
         walk.where = "head"
         walk.conv(channels, head.width)

@@ -285,7 +285,9 @@ def _build_function(p: Plan, *, in_channels: int, meta: ExportInfo) -> tuple[str
     leading = next(i for i, b in enumerate(p.genome.blocks) if not isinstance(b, Pool))
     for i, layer in enumerate(p.features):
         first = {0: "in_channels"} if i == leading else {}
-        note = ": the head's 1×1 convolution" if i == len(p.genome.blocks) else ""
+        note = ""
+        if i >= len(p.genome.blocks):  # the head's layers in features
+            note = ": the head's 1×1 convolution" if layer.factory is blocks.ConvNormAct else ": the head's norm, act"
         lines.append(f"        {_call(layer, used, names, first)},  # {i}{note}")
     lines.append("    )")
     given = {1: "num_classes"}

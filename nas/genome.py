@@ -44,6 +44,8 @@ Keys shared by the blocks that convolve (``conv ds ir fir res bot shuffle``):
     ``shuf``          channel shuffle after the layer, across its groups (ShuffleNetV1).
     ``p<int>``        explicit padding (AlexNet's 11×11 uses ``p2``, LeNet's 5×5 ``p0``).
     ``bias``          a bias even before a normalisation (torchvision's VGG with batch norm).
+    ``pre``           pre-activation: normalisation (of the input channels) and activation come
+                      before the convolution (DenseNet's transition: ``conv_k1_c128_pre pool_avg``).
 
 ``ds_...`` -- depthwise-separable convolution (MobileNetV1): depthwise k×k conv, norm, activation,
 then pointwise 1×1 conv, norm, activation.
@@ -85,14 +87,25 @@ concatenated (``c`` is their sum, not written):
     ``e<int>``        channels of each expansion, or ``e<int>.<int>`` for 1×1 and 3×3 apart (required).
     activation name.
 
+``dense_...`` -- dense layer (DenseNet-BC): pre-activation norm, activation, 1×1 convolution to
+``w`` channels, norm, activation, k×k convolution to ``gr`` new channels, appended to the input: the
+output has the input's channels plus ``gr`` (``c`` is not written). A run of dense layers is a dense
+block; no residual branch, so stochastic depth leaves it alone.
+    ``gr<int>``       growth rate: channels the layer adds (required).
+    ``w<int>``        bottleneck width, ``bn_size × gr`` in torchvision (required).
+    ``k<int>``        kernel of the second convolution (default 3); activation name (default ``relu``).
+
 ``pool_...`` -- pooling: ``max`` or ``avg`` (required), ``k<int>`` window (default 2), ``s<int>``
 stride (default: the window), ``p<int>`` padding (default 0), ``ceil`` to round the output size up.
 
-``head_...`` (last group, required) -- the classifier: an optional 1×1 convolution (with norm and
-activation) to a wide feature, adaptive average pooling, hidden linear layers, dropout, and the final
-classifier (its width is ``num_classes``, chosen when building):
+``head_...`` (last group, required) -- the classifier: an optional normalisation and activation of the
+last feature map, an optional 1×1 convolution (with norm and activation) to a wide feature, adaptive
+average pooling, hidden linear layers, dropout, and the final classifier (its width is
+``num_classes``, chosen when building):
+    ``norm``          normalisation and activation of the last feature map, before anything else
+                      (DenseNet's final ``norm5`` and ReLU; pre-activation networks end that way).
     ``c<int>``        width of the 1×1 convolution (default 0: none).
-    activation name   of that convolution (default ``relu``; none without it).
+    activation name   of that convolution and of ``norm`` (default ``relu``; none without either).
     ``p<int>``        side of the pooled map (default 1: global pooling; VGG uses 7, AlexNet 6).
     ``h<int>``        a hidden linear layer, once per layer; ``h<int>.<act>`` gives their activation
                       (default: the head's activation).
@@ -129,6 +142,7 @@ __all__ = [
     "POOLS",
     "Bottleneck",
     "Conv",
+    "Dense",
     "DepthwiseSeparable",
     "Fire",
     "FusedInvertedResidual",
@@ -178,7 +192,8 @@ MAX_DILATION = 64  # the resnet space's 2 is the largest reference dilation
 MAX_PADDING = 2048  # above the "same" padding of the largest kernel at the largest dilation (31 × 64)
 MAX_POOL = 64  # side of the head's pooled map; VGG's 7 is the largest reference one
 
-_CHANNEL_FIELDS = ("out", "expanded", "width", "groups", "squeeze", "expand1", "expand3", "channels", "hidden")
+_CHANNEL_FIELDS = ("out", "expanded", "width", "groups", "squeeze", "expand1", "expand3", "channels", "hidden",
+                   "growth")
 _LIMITS: dict[str, int] = {
     **dict.fromkeys(_CHANNEL_FIELDS, MAX_CHANNELS),
     "kernel": MAX_KERNEL, "stride": MAX_STRIDE, "dilation": MAX_DILATION, "padding": MAX_PADDING, "pool": MAX_POOL,
@@ -278,12 +293,14 @@ class _Spatial:
 
 @dataclass(frozen=True)
 class Conv(_Spatial):
-    """Convolution, normalisation, activation (``torchvision.ops.Conv2dNormActivation``)."""
+    """Convolution, normalisation, activation (``torchvision.ops.Conv2dNormActivation``); with ``pre``,
+    normalisation and activation first (pre-activation, as DenseNet's transitions, Huang et al., 2017)."""
 
     groups: int = 1
     shuffle: bool = False
     padding: int | None = None
     bias: bool = False
+    pre: bool = False  # pre-activation: norm and activation before the convolution
     kind: ClassVar[str] = "conv"
 
     def __post_init__(self) -> None:
@@ -291,6 +308,7 @@ class Conv(_Spatial):
         _check_int("Conv", "groups", self.groups)
         _check_bool("Conv", "shuffle", self.shuffle)
         _check_bool("Conv", "bias", self.bias)
+        _check_bool("Conv", "pre", self.pre)
         if self.padding is None:
             _set(self, "padding", (self.kernel - 1) // 2 * self.dilation)
         _check_int("Conv", "padding", self.padding, minimum=0)
@@ -413,6 +431,28 @@ class Fire:
 
 
 @dataclass(frozen=True)
+class Dense:
+    """Dense layer of DenseNet-BC (Huang et al., 2017, "Densely Connected Convolutional Networks"):
+    norm, act, 1×1 conv to ``width``, norm, act, k×k conv to ``growth`` channels, concatenated to the
+    input. DenseNet-121 uses growth 32 and width 128 (``bn_size`` 4)."""
+
+    growth: int
+    width: int
+    kernel: int = 3
+    act: str = "relu"
+    kind: ClassVar[str] = "dense"
+    residual: ClassVar[bool] = False  # a concatenation, not a residual branch: stochastic depth skips it
+
+    def __post_init__(self) -> None:
+        for name in ("growth", "width", "kernel"):
+            _check_int("Dense", name, getattr(self, name))
+        _check_choice("Dense", "act", self.act, ACTIVATIONS)
+
+    def out_channels(self, in_channels: int) -> int:
+        return in_channels + self.growth
+
+
+@dataclass(frozen=True)
 class Pool:
     """Max or average pooling over ``kernel``×``kernel`` windows (``stride`` 0 means the window)."""
 
@@ -440,15 +480,16 @@ class Pool:
 
 
 Block = Union[Conv, DepthwiseSeparable, InvertedResidual, FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
-              Fire, Pool]
+              Fire, Dense, Pool]
 BLOCK_TYPES: dict[str, type] = {cls.kind: cls for cls in (Conv, DepthwiseSeparable, InvertedResidual,
                                                           FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
-                                                          Fire, Pool)}
+                                                          Fire, Dense, Pool)}
 
 
 @dataclass(frozen=True)
 class Head:
-    """Classifier head: optional 1×1 conv to ``width`` (norm, ``act``), adaptive average pooling to
+    """Classifier head: optional norm and ``act`` of the last feature map (``norm_act``, DenseNet's),
+    optional 1×1 conv to ``width`` (norm, ``act``), adaptive average pooling to
     ``pool``×``pool``, ``hidden`` linear layers (``hidden_act``), dropout, linear classifier; or, with
     ``conv_classifier``, SqueezeNet's dropout, 1×1 conv to the classes, ReLU, global pooling."""
 
@@ -460,6 +501,7 @@ class Head:
     dropout: float = 0.0
     dropout_first: bool = False
     conv_classifier: bool = False
+    norm_act: bool = False
 
     def __post_init__(self) -> None:
         hidden = self.hidden
@@ -479,12 +521,13 @@ class Head:
         dropout = _check_float("Head", "dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         _check_bool("Head", "dropout_first", self.dropout_first)
         _check_bool("Head", "conv_classifier", self.conv_classifier)
+        _check_bool("Head", "norm_act", self.norm_act)
         if self.conv_classifier and (hidden or self.pool != 1):
             raise ValueError("Head.conv_classifier (SqueezeNet's) takes no hidden layers and pool=1, got "
                              f"hidden={hidden}, pool={self.pool}")
         # canonical form: genes that cannot change the network take their defaults
         _set(self, "hidden", hidden)
-        _set(self, "act", self.act if self.width else "relu")
+        _set(self, "act", self.act if self.width or self.norm_act else "relu")
         _set(self, "hidden_act", hidden_act if hidden else "relu")
         _set(self, "dropout", dropout)
         _set(self, "dropout_first", self.dropout_first and bool(hidden) and dropout > 0)
@@ -557,13 +600,20 @@ class Genome:
             raise TypeError(f"Genome.head must be a Head, got {self.head!r}")
         if not isinstance(self.norm, Norm):
             raise TypeError(f"Genome.norm must be a Norm, got {self.norm!r}")
+        head = self.head
         if self.norm.kind == "none":  # every convolution has a bias then: the flag says nothing
             blocks = tuple(dataclasses.replace(b, bias=False) if isinstance(b, Conv) and b.bias else b
                            for b in blocks)
+            # with neither norm nor activation, a pre-activation is nothing: the same network without it
+            blocks = tuple(dataclasses.replace(b, pre=False) if isinstance(b, Conv) and b.pre and b.act == "none"
+                           else b for b in blocks)
+            if head.norm_act and head.act == "none":
+                head = dataclasses.replace(head, norm_act=False)
         drop_path = _check_float("Genome", "drop_path", self.drop_path, low=0.0, high=1.0, high_open=True)
         if not _drops_paths(blocks):
             drop_path = 0.0  # no residual branch it could drop: the rate cannot change the network
         _set(self, "blocks", blocks)
+        _set(self, "head", head)
         _set(self, "drop_path", drop_path)
 
     def channels(self, in_channels: int = 3) -> tuple[int, ...]:
@@ -595,6 +645,9 @@ class Genome:
         if self.norm.kind == "group" and self.head.width % self.norm.groups:
             raise ValueError(f"head: group norm with groups={self.norm.groups} must divide its "
                              f"{self.head.width} channels")
+        if self.norm.kind == "group" and self.head.norm_act and in_channels % self.norm.groups:
+            raise ValueError(f"head: group norm with groups={self.norm.groups} must divide the {in_channels} "
+                             "channels of the last feature map it normalises (norm)")
         return tuple(result)
 
     def out_channels(self, in_channels: int = 3) -> int:
@@ -682,6 +735,10 @@ def _normalised(block: Block, in_channels: int) -> list[int]:
         return []
     if isinstance(block, Fire):
         return [block.squeeze, block.expand1, block.expand3]
+    if isinstance(block, Dense):  # pre-activation: the input, then the bottleneck
+        return [in_channels, block.width]
+    if isinstance(block, Conv) and block.pre:
+        return [in_channels]
     if isinstance(block, FusedInvertedResidual):  # without expansion, one convolution straight to out
         return [block.out] + ([block.expanded] if block.expanded != in_channels else [])
     extra = {DepthwiseSeparable: [in_channels], InvertedResidual: [getattr(block, "expanded", 0)],
@@ -701,7 +758,9 @@ def _drops_paths(blocks: tuple[Block, ...]) -> bool:
                                (block.stride == 1 and channels in (None, block.out))):
                 return True
             seen_first = True
-        if not isinstance(block, Pool):
+        if isinstance(block, Dense):  # adds to the channels, known or not
+            channels = None if channels is None else block.out_channels(channels)
+        elif not isinstance(block, Pool):
             channels = block.out
     return False
 
@@ -712,7 +771,7 @@ def _drops_paths(blocks: tuple[Block, ...]) -> bool:
 
 _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
     Conv: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("p", "padding"),
-           ("g", "groups"), ("shuf", "shuffle"), ("c", "out"), ("bias", "bias")),
+           ("g", "groups"), ("shuf", "shuffle"), ("c", "out"), ("bias", "bias"), ("pre", "pre")),
     DepthwiseSeparable: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
     InvertedResidual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
                        ("x", "expanded"), ("g", "groups"), ("se", "se")),
@@ -724,13 +783,15 @@ _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
                  ("g", "groups"), ("c", "out"), ("se", "se"), ("proj", "project")),
     ShuffleUnit: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
     Fire: (("sq", "squeeze"), ("e", "expand")),
+    Dense: (("k", "kernel"), ("gr", "growth"), ("w", "width")),
     Pool: (("k", "kernel"), ("s", "stride"), ("p", "padding"), ("ceil", "ceil")),
 }
-_FLAGS = {"sep", "shuf", "bias", "proj", "ceil"}
+_FLAGS = {"sep", "shuf", "bias", "proj", "ceil", "pre"}
 _REQUIRED: dict[type, tuple[str, ...]] = {
     Conv: ("out",), DepthwiseSeparable: ("out",), InvertedResidual: ("out", "expanded"),
     FusedInvertedResidual: ("out", "expanded"), Residual: ("out",),
-    Bottleneck: ("out", "width"), ShuffleUnit: ("out",), Fire: ("squeeze", "expand"), Pool: ("mode",),
+    Bottleneck: ("out", "width"), ShuffleUnit: ("out",), Fire: ("squeeze", "expand"), Dense: ("growth", "width"),
+    Pool: ("mode",),
 }
 
 
@@ -782,8 +843,12 @@ def _format_block(block: Block) -> str:
 
 def _format_head(head: Head) -> str:
     tokens = ["head"]
+    if head.norm_act:
+        tokens.append("norm")
     if head.width:
-        tokens += [f"c{head.width}", head.act]
+        tokens.append(f"c{head.width}")
+    if head.width or head.norm_act:
+        tokens.append(head.act)
     if head.pool != 1:
         tokens.append(f"p{head.pool}")
     suffix = "" if head.hidden_act == head.act else f".{head.hidden_act}"
@@ -808,7 +873,8 @@ _KEY = re.compile(r"([a-z]+)(.*)")
 _WORDS = {"out": "channel count", "expanded": "expanded channel count", "width": "width", "groups": "group count",
           "squeeze": "squeeze channel count", "expand1": "expansion channel count",
           "expand3": "expansion channel count", "channels": "squeeze-and-excitation channel count",
-          "hidden": "hidden width", "kernel": "kernel size", "pool": "pooled side", "repeat": "repeat"}
+          "hidden": "hidden width", "kernel": "kernel size", "pool": "pooled side", "repeat": "repeat",
+          "growth": "growth rate"}
 
 
 class _Parser:
@@ -970,8 +1036,9 @@ class _Parser:
             key, value = self.key_value(token)
             if token in ACTIVATIONS:
                 name, parsed = "act", token
-            elif token in ("dfirst", "convcls"):
-                name, parsed = {"dfirst": "dropout_first", "convcls": "conv_classifier"}[token], True
+            elif token in ("dfirst", "convcls", "norm"):
+                flags = {"dfirst": "dropout_first", "convcls": "conv_classifier", "norm": "norm_act"}
+                name, parsed = flags[token], True
             elif key == "c":
                 name, parsed = "width", self.integer(token, value, "width")
             elif key == "p":
@@ -987,11 +1054,11 @@ class _Parser:
             elif key == "d":
                 name, parsed = "dropout", self.number(token, value)
             else:
-                raise self.error(token, "unknown token for the head; known: c<int>, p<int>, h<int>[.act], "
+                raise self.error(token, "unknown token for the head; known: norm, c<int>, p<int>, h<int>[.act], "
                                         "d<float>, dfirst, convcls, an activation (" + " ".join(ACTIVATIONS) + ")")
             if name in kwargs:
                 raise self.error(token, "given twice")
             kwargs[name] = parsed
-        if "act" in kwargs and not kwargs.get("width"):
-            raise self.error(body, "an activation in the head needs its 1×1 convolution 'c<int>'")
+        if "act" in kwargs and not kwargs.get("width") and not kwargs.get("norm_act"):
+            raise self.error(body, "an activation in the head needs its 1×1 convolution 'c<int>' or 'norm'")
         return self.build(body, Head, hidden=tuple(hidden), **kwargs)

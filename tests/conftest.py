@@ -23,12 +23,13 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
                   norm: nas.Norm | None = None, se: bool = True, pools: tuple[str, ...] = ("max", "avg"),
                   kernels: tuple[int, ...] = (1, 3, 5, 7)) -> nas.Genome:
     """A random valid genome using every block kind and every gene: kernels 1/3/5/7, separable
-    kernels, strides, dilations, paddings, groups (depthwise included), channel shuffle, every norm,
-    activation and gate, residual blocks with and without projection, pooling, and every head option."""
+    kernels, strides, dilations, paddings, groups (depthwise included), channel shuffle, pre-activation,
+    every norm, activation and gate, residual blocks with and without projection, dense layers, pooling,
+    and every head option."""
     if norm is None:
         norm = rng.choice([nas.Norm(), nas.Norm(eps=1e-3, momentum=0.01), nas.Norm(kind="group", groups=4),
                            nas.Norm(kind="layer"), nas.Norm(kind="instance"), nas.Norm(kind="none")])
-    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "fire"] + (["pool"] if pools else [])  # type: ignore[list-item]
+    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "fire", "dense"] + (["pool"] if pools else [])  # type: ignore[list-item]
     blocks = []
     channels = 3
     for i in range(rng.randint(1, max_blocks)):
@@ -43,7 +44,7 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
             groups = 1 if i == 0 else rng.choice([g for g in (1, 2, 4, 8, channels) if channels % g == 0 and out % g == 0])
             padding = rng.choice([None, None, 0, spatial["kernel"] // 2])
             block = nas.Conv(out=out, groups=groups, shuffle=rng.random() < 0.5, padding=padding,
-                             bias=rng.random() < 0.3, **spatial)
+                             bias=rng.random() < 0.3, pre=i > 0 and rng.random() < 0.5, **spatial)
         elif kind == "ds":
             block = nas.DepthwiseSeparable(out=out, **spatial)
         elif kind == "ir":
@@ -72,6 +73,9 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
         elif kind == "fire":
             block = nas.Fire(squeeze=rng.choice([4, 8]), expand1=rng.choice([4, 8, 16]), expand3=rng.choice([4, 8, 16]),
                              act=spatial["act"])
+        elif kind == "dense":
+            block = nas.Dense(growth=rng.choice([4, 8]), width=rng.choice([8, 16]), kernel=spatial["kernel"],
+                              act=spatial["act"])
         else:
             k = rng.choice([2, 3])
             block = nas.Pool(mode=rng.choice(pools), kernel=k, stride=rng.choice([1, 2]),
@@ -82,7 +86,7 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
     head = nas.Head(width=rng.choice([0, 16, 64]), act=rng.choice(acts), pool=1 if conv_classifier else rng.choice([1, 1, 2]),
                     hidden=() if conv_classifier else tuple(rng.choice([(), (24,), (24, 12)])),
                     hidden_act=rng.choice(acts), dropout=rng.choice([0.0, 0.2]), dropout_first=rng.random() < 0.5,
-                    conv_classifier=conv_classifier)
+                    conv_classifier=conv_classifier, norm_act=rng.random() < 0.3)
     return nas.Genome(blocks=tuple(blocks), head=head, norm=norm, drop_path=rng.choice([0.0, 0.1]))
 
 
