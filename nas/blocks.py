@@ -222,34 +222,48 @@ class ResidualBlock(nn.Module):
     bottleneck (1×1 to ``width``, k×k with ``groups``, 1×1). The shortcut is the identity when shapes
     allow (and ``project`` is off), else a strided 1×1 convolution with norm; optional squeeze-and-
     excitation (``se_layer``) before the addition, stochastic depth on the residual branch, activation
-    after it."""
+    after it. ``regnet`` (bottleneck only) arranges it as RegNet's (Radosavovic et al., 2020), as
+    torchvision's ``ResBottleneckBlock``: the shortcut is registered first and the squeeze-and-excitation
+    acts on ``width`` channels, between the k×k and the last 1×1 convolution."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, width: int = 0, groups: int = 1,
                  stride: int = 1, dilation: int = 1, separable: bool = False,
                  norm_layer: NormLayer | None = nn.BatchNorm2d, act_layer: type[nn.Module] = nn.ReLU,
                  se_layer: Callable[[int], nn.Module] | None = None, project: bool = False,
-                 drop_path: float = 0.0) -> None:
+                 drop_path: float = 0.0, regnet: bool = False) -> None:
         super().__init__()
+        if regnet and not width:
+            raise ValueError("regnet=True arranges a bottleneck: it needs a width")
+        self.regnet = regnet
         spatial = {"stride": stride, "dilation": dilation, "separable": separable, "norm_layer": norm_layer}
         linear = {"norm_layer": norm_layer, "act_layer": nn.Identity}  # no activation before the addition
+        needs_projection = project or stride != 1 or in_channels != out_channels
+        shortcut = (ConvNormAct(in_channels, out_channels, 1, stride=stride, **linear)
+                    if needs_projection else nn.Identity())
+        if regnet:
+            self.shortcut = shortcut  # first, as torchvision's ResBottleneckBlock registers its projection
         if width:
             self.conv1 = ConvNormAct(in_channels, width, 1, norm_layer=norm_layer, act_layer=act_layer)
             self.conv2 = ConvNormAct(width, width, kernel, groups=groups, act_layer=act_layer, **spatial)
+            if regnet:
+                self.se = se_layer(width) if se_layer is not None else nn.Identity()
             self.conv3 = ConvNormAct(width, out_channels, 1, **linear)
         else:
             self.conv1 = ConvNormAct(in_channels, out_channels, kernel, act_layer=act_layer, **spatial)
             self.conv2 = ConvNormAct(out_channels, out_channels, kernel, dilation=dilation, separable=separable,
                                      **linear)
             self.conv3 = nn.Identity()
-        self.se = se_layer(out_channels) if se_layer is not None else nn.Identity()
-        needs_projection = project or stride != 1 or in_channels != out_channels
-        self.shortcut = (ConvNormAct(in_channels, out_channels, 1, stride=stride, **linear)
-                         if needs_projection else nn.Identity())
+        if not regnet:
+            self.se = se_layer(out_channels) if se_layer is not None else nn.Identity()
+        self.shortcut = shortcut  # a module assigned again keeps its place
         self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()
         self.act = _act(act_layer)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.se(self.conv3(self.conv2(self.conv1(x))))
+        if self.regnet:
+            out = self.conv3(self.se(self.conv2(self.conv1(x))))
+        else:
+            out = self.se(self.conv3(self.conv2(self.conv1(x))))
         return self.act(self.drop_path(out) + self.shortcut(x))
 
 

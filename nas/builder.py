@@ -213,7 +213,7 @@ def _block(block: Block, c_in: int, norm: NormLayer | None, drop_path: float) ->
     if isinstance(block, Bottleneck):
         return Layer(ResidualBlock, (c_in, block.out, block.kernel), {
             "width": block.width, "groups": block.groups, **spatial, **se, "project": block.project,
-            "drop_path": drop_path})
+            "drop_path": drop_path, "regnet": block.regnet})
     if isinstance(block, Residual):
         return Layer(ResidualBlock, (c_in, block.out, block.kernel), {**spatial, **se, "project": block.project,
                                                                        "drop_path": drop_path})

@@ -224,12 +224,14 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
             if isinstance(block, Bottleneck):
                 walk.conv(c_in, block.width)
                 walk.conv(block.width, block.width, block.kernel, groups=block.groups, held=x, **spatial)
+                if block.regnet and block.se is not None:  # RegNet's: on the bottleneck, before the last 1×1
+                    walk.squeeze_excite(block.width, block.se.channels, x)
                 out = walk.conv(block.width, block.out, held=x)
             else:
                 walk.conv(c_in, block.out, block.kernel, **spatial)
                 out = walk.conv(block.out, block.out, block.kernel, dilation=block.dilation,
                                 separable=block.separable, held=x)
-            if block.se is not None:
+            if block.se is not None and not getattr(block, "regnet", False):
                 walk.squeeze_excite(block.out, block.se.channels, x)
             return out
 

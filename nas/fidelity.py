@@ -58,8 +58,11 @@ def torchvision_fidelity(genome: Genome, builder: str, *, logit_resolution: int 
 
     weights = next(iter(get_model_weights(builder)))
     resolution = weights.transforms().crop_size[0] if not kwargs else 224
-    with torch.device("meta"):
-        meta_model = get_model(builder, **kwargs)
+    try:
+        with torch.device("meta"):
+            meta_model = get_model(builder, **kwargs)
+    except NotImplementedError:  # RegNet's builders compute their layout with tensors: build, then drop the data
+        meta_model = get_model(builder, **kwargs).to("meta")
     theirs_macs = flop_counter_macs(meta_model, torch.empty(1, 3, resolution, resolution, device="meta"))
     theirs_params = sum(p.numel() for p in meta_model.parameters())
     cost = count(genome, resolution=resolution)

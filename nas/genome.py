@@ -75,6 +75,12 @@ channels agree, else a strided 1×1 convolution with norm; ``proj`` forces the p
 channels, k×k conv (strided, ``g`` groups), 1×1 conv to ``c`` channels, shortcut as for ``res``.
     ``w<int>``        bottleneck width (required).   ``g<int>``  groups of the k×k conv (default 1).
     ``proj``, ``se<int>`` as for ``res``.
+    ``regnet``        RegNet's bottleneck (Radosavovic et al., 2020; torchvision's ``ResBottleneckBlock``):
+                      the squeeze-and-excitation acts on the ``w`` channels between the k×k and the last
+                      1×1 convolution (instead of on ``c`` after it), and the projection shortcut comes
+                      first among the block's modules (torchvision registers it first). It changes the
+                      module order even without SE (it is kept as written: whether the shortcut projects
+                      depends on the input channels, which the block does not know).
 
 ``shuffle_...`` -- ShuffleNetV2 unit: with stride 1 the channels are split in two halves, one passes
 and the other goes through 1×1 conv, depthwise k×k conv, 1×1 conv; with stride 2 both branches see
@@ -379,16 +385,20 @@ class Residual(_Spatial):
 @dataclass(frozen=True)
 class Bottleneck(Residual):
     """Bottleneck residual block, 1×1 - k×k (grouped) - 1×1 (ResNet-50, He et al., 2016; ResNeXt, Xie
-    et al., 2017; Wide ResNet, Zagoruyko & Komodakis, 2016)."""
+    et al., 2017; Wide ResNet, Zagoruyko & Komodakis, 2016). ``regnet`` arranges it as RegNet's
+    (Radosavovic et al., 2020): squeeze-and-excitation on ``width`` before the last 1×1 convolution,
+    projection shortcut registered first."""
 
     width: int = 0
     groups: int = 1
+    regnet: bool = False
     kind: ClassVar[str] = "bot"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_int("Bottleneck", "width", self.width)
         _check_int("Bottleneck", "groups", self.groups)
+        _check_bool("Bottleneck", "regnet", self.regnet)
         if self.width % self.groups:
             raise ValueError(f"Bottleneck.groups={self.groups} must divide width={self.width}")
 
@@ -780,13 +790,13 @@ _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
     Residual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
                ("se", "se"), ("proj", "project")),
     Bottleneck: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("w", "width"),
-                 ("g", "groups"), ("c", "out"), ("se", "se"), ("proj", "project")),
+                 ("g", "groups"), ("c", "out"), ("se", "se"), ("proj", "project"), ("regnet", "regnet")),
     ShuffleUnit: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
     Fire: (("sq", "squeeze"), ("e", "expand")),
     Dense: (("k", "kernel"), ("gr", "growth"), ("w", "width")),
     Pool: (("k", "kernel"), ("s", "stride"), ("p", "padding"), ("ceil", "ceil")),
 }
-_FLAGS = {"sep", "shuf", "bias", "proj", "ceil", "pre"}
+_FLAGS = {"sep", "shuf", "bias", "proj", "ceil", "pre", "regnet"}
 _REQUIRED: dict[type, tuple[str, ...]] = {
     Conv: ("out",), DepthwiseSeparable: ("out",), InvertedResidual: ("out", "expanded"),
     FusedInvertedResidual: ("out", "expanded"), Residual: ("out",),

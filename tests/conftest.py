@@ -24,8 +24,8 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
                   kernels: tuple[int, ...] = (1, 3, 5, 7)) -> nas.Genome:
     """A random valid genome using every block kind and every gene: kernels 1/3/5/7, separable
     kernels, strides, dilations, paddings, groups (depthwise included), channel shuffle, pre-activation,
-    every norm, activation and gate, residual blocks with and without projection, dense layers, pooling,
-    and every head option."""
+    every norm, activation and gate, residual blocks with and without projection (bottlenecks in ResNet's and
+    RegNet's arrangement), dense layers, pooling, and every head option."""
     if norm is None:
         norm = rng.choice([nas.Norm(), nas.Norm(eps=1e-3, momentum=0.01), nas.Norm(kind="group", groups=4),
                            nas.Norm(kind="layer"), nas.Norm(kind="instance"), nas.Norm(kind="none")])
@@ -61,7 +61,8 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
         elif kind in ("res", "bot"):
             if rng.random() < 0.5:
                 out, spatial["stride"] = channels, 1
-            extra = dict(width=rng.choice([8, 16, 32]), groups=rng.choice([1, 2, 8])) if kind == "bot" else {}
+            extra = (dict(width=rng.choice([8, 16, 32]), groups=rng.choice([1, 2, 8]), regnet=rng.random() < 0.3)
+                     if kind == "bot" else {})
             cls = nas.Bottleneck if kind == "bot" else nas.Residual
             block = cls(out=out, se=squeeze, project=rng.random() < 0.3, **extra, **spatial)
         elif kind == "shuffle":
