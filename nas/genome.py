@@ -787,7 +787,8 @@ _FLAGS = {"sep", "shuf", "bias", "proj", "ceil", "dense"}
 _REQUIRED: dict[type, tuple[str, ...]] = {
     Conv: ("out",), DepthwiseSeparable: ("out",), InvertedResidual: ("out", "expanded"),
     FusedInvertedResidual: ("out", "expanded"), Residual: ("out",),
-    Bottleneck: ("out", "width"), ShuffleUnit: ("out",), ShuffleV1Unit: ("out", "width"), Fire: ("squeeze", "expand"), Pool: ("mode",),
+    Bottleneck: ("out", "width"), ShuffleUnit: ("out",), Fire: ("squeeze", "expand"), Pool: ("mode",),
+    ShuffleV1Unit: ("out", "width"),
 }
 
 
