@@ -88,17 +88,17 @@ def zfnet(widths: tuple[int, int, int] = (384, 384, 256), dropout: float = 0.5) 
     """ZFNet: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014.
 
     Figure 3's network with ``widths=(384, 384, 256)`` (the default); ``(512, 1024, 512)`` gives the
-    larger model of Section 5 (Table 2: layers 3, 4 and 5 with 512, 1024 and 512 maps), which is what most
-    course notes call ZFNet ("AlexNet with a 7×7 stride-2 conv1 and 512, 1024, 512 filters in conv3-5";
-    the paper's conv2 strides by 2 in both). Layers: 96 filters 7×7 stride 2, 3×3 stride-2 max pooling;
-    256 filters 5×5 stride 2, the same pooling; three 3×3 convolutions; the same pooling; two hidden
-    layers of 4096 and the classifier.
+    larger model of Section 5 (Table 2: layers 3, 4 and 5 with 512, 1024 and 512 maps), which is what
+    most course notes call ZFNet (AlexNet with a 7×7 stride-2 conv1 and 512, 1024 and 512 filters in
+    conv3-5; the paper's conv2 strides by 2 in both models). Layers: 96 filters 7×7 stride 2, 3×3
+    stride-2 max pooling; 256 filters 5×5 stride 2, the same pooling; three 3×3 convolutions; the same
+    pooling; two hidden layers of 4096 and the classifier.
 
     Figure 3's map sizes at 224×224 fix the padding and the rounding the paper leaves unsaid: 110×110×96
     after conv1 (padding 1), 55×55 after pooling, 26×26×256 after conv2 (no padding), 13×13 after
     pooling, 13×13 through conv3-5 ("same" padding) and 6×6×256 after the last pooling: the poolings
-    round up (``ceil_mode``, as Caffe does; rounding down would give 54 and 12). The
-    head is torchvision AlexNet's (6×6 adaptive pooling, dropout before each hidden layer), as in
+    round up (``ceil_mode``, as Caffe does; rounding down would give 54, 25, 12 and 5). The head is
+    torchvision AlexNet's (6×6 adaptive pooling, dropout before each hidden layer), as in
     :func:`alexnet`. Left out, as torchvision's AlexNet leaves out AlexNet's: the contrast
     normalisation after the first two poolings. The paper states no parameter count: Figure 3's
     network has 62,357,608 parameters and makes 1.17 G multiply-adds at 224×224 (1000 classes), the

@@ -155,7 +155,7 @@ def test_zfnet_is_figure_3(widths: tuple[int, int, int], params: int, macs: int)
         assert shapes == [(96, 110, 110), (96, 55, 55), (256, 26, 26), (256, 13, 13), (384, 13, 13),
                           (384, 13, 13), (256, 13, 13), (256, 6, 6)]
         assert (n_params(model), flop_count_macs(model, x.new_zeros(1, 3, 224, 224))) == (params, macs)
-        # pooling rounded down (torch's default) would give 54, 12 and 5, not the paper's 55, 13 and 6
+        # pooling rounded down (torch's default) would give 54, 25, 12 and 5, not the paper's 55, 26, 13 and 6
         floor = tuple(dataclasses.replace(b, ceil=False) if isinstance(b, nas.Pool) else b for b in genome.blocks)
         assert nas.count(dataclasses.replace(genome, blocks=floor)).feature_size == (5, 5)
     assert SPACE.sample(optuna.trial.FixedTrial(SPACE.to_params(genome))) == genome
