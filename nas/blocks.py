@@ -24,8 +24,8 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["NormLayer", "instance_norm", "StochasticDepth", "ConvNormAct", "SqueezeExcitation",
-           "DepthwiseSeparableConv", "MBConv", "FusedMBConv", "ResidualBlock", "ShuffleV2Unit", "FireModule",
-           "DenseLayer", "NormAct", "ClassifierHead", "ConvClassifier", "Net", "init_weights"]
+           "DepthwiseSeparableConv", "MBConv", "FusedMBConv", "ResidualBlock", "ShuffleV1Block", "ShuffleV2Unit",
+           "FireModule", "DenseLayer", "NormAct", "ClassifierHead", "ConvClassifier", "Net", "init_weights"]
 
 NormLayer = Callable[[int], nn.Module]  # channels -> normalisation module
 
@@ -265,6 +265,36 @@ class ResidualBlock(nn.Module):
         else:
             out = self.se(self.conv3(self.conv2(self.conv1(x))))
         return self.act(self.drop_path(out) + self.shortcut(x))
+
+
+class ShuffleV1Block(nn.Module):
+    """ShuffleNetV1 unit (Zhang et al., 2018, Figure 2 (b) and (c)): grouped 1×1 convolution to
+    ``width`` channels + norm + activation and a channel shuffle across its groups, depthwise k×k
+    convolution (strided) + norm, grouped 1×1 convolution + norm. With stride 1 the input is added; with
+    a larger stride a 3×3 average pooling of the input is concatenated before the branch, which then
+    gives ``out_channels - in_channels`` channels. The activation follows. ``dense`` leaves the first
+    1×1 convolution ungrouped (and so unshuffled), as in the first unit of the paper's stage 2."""
+
+    def __init__(self, in_channels: int, out_channels: int, width: int, kernel: int = 3, *, groups: int = 1,
+                 dense: bool = False, stride: int = 1, dilation: int = 1, separable: bool = False,
+                 norm_layer: NormLayer | None = nn.BatchNorm2d, act_layer: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        self.stride = stride
+        branch = out_channels if stride == 1 else out_channels - in_channels
+        linear = {"norm_layer": norm_layer, "act_layer": nn.Identity}
+        self.expand = ConvNormAct(in_channels, width, 1, groups=1 if dense else groups, shuffle=True,
+                                  norm_layer=norm_layer, act_layer=act_layer)
+        self.depthwise = ConvNormAct(width, width, kernel, stride=stride, dilation=dilation, groups=width,
+                                     separable=separable, **linear)
+        self.project = ConvNormAct(width, branch, 1, groups=groups, **linear)
+        self.shortcut = nn.AvgPool2d(3, stride, 1) if stride > 1 else nn.Identity()
+        self.act = _act(act_layer)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.project(self.depthwise(self.expand(x)))
+        if self.stride == 1:
+            return self.act(out + x)
+        return self.act(torch.cat((self.shortcut(x), out), dim=1))
 
 
 class ShuffleV2Unit(nn.Module):

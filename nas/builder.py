@@ -29,6 +29,7 @@ from .blocks import (
     NormAct,
     NormLayer,
     ResidualBlock,
+    ShuffleV1Block,
     ShuffleV2Unit,
     SqueezeExcitation,
     init_weights,
@@ -50,6 +51,7 @@ from .genome import (
     Pool,
     Residual,
     ShuffleUnit,
+    ShuffleV1Unit,
     SqueezeExcite,
     as_genome,
 )
@@ -219,4 +221,7 @@ def _block(block: Block, c_in: int, norm: NormLayer | None, drop_path: float) ->
                                                                        "drop_path": drop_path})
     if isinstance(block, ShuffleUnit):
         return Layer(ShuffleV2Unit, (c_in, block.out, block.kernel), spatial)
+    if isinstance(block, ShuffleV1Unit):
+        return Layer(ShuffleV1Block, (c_in, block.out, block.width, block.kernel), {
+            "groups": block.groups, "dense": block.dense, **spatial})
     raise TypeError(f"no module for block {block!r}")  # pragma: no cover - Genome refuses other types

@@ -38,6 +38,7 @@ from .genome import (
     Pool,
     Residual,
     ShuffleUnit,
+    ShuffleV1Unit,
     as_genome,
 )
 
@@ -240,6 +241,31 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
             branches.append(walk.branch(lambda: walk.conv(c_in, block.out, stride=block.stride, held=branches[0][0])))
         walk.join(*branches)
         walk.live(x, branches[0][0])  # the addition, in place
+    elif isinstance(block, ShuffleV1Unit):  # the input is held for the shortcut
+        x = walk.size(c_in)
+        branch_out = block.branch_out(c_in)
+
+        def main() -> int:
+            walk.conv(c_in, block.width, groups=1 if block.dense else block.groups)  # its input is x itself
+            if block.groups > 1 and not block.dense:
+                walk.live(x, 2 * walk.size(block.width))  # the shuffle copies
+            walk.conv(block.width, block.width, block.kernel, groups=block.width, held=x, **spatial)
+            return walk.conv(block.width, branch_out, groups=block.groups, held=x)
+
+        def shortcut() -> int:  # 3×3 average pooling, padding 1, beside the branch's output
+            walk.h, walk.w = walk.spatial(3, block.stride, 1, what="pooling")
+            pooled = walk.size(c_in)
+            walk.live(x, b[0], pooled)
+            return pooled
+
+        b = walk.branch(main)
+        if block.stride == 1:
+            walk.join(b)
+            walk.live(x, b[0])  # the addition, in place
+        else:
+            s = walk.branch(shortcut)
+            walk.join(b, s)
+            walk.live(b[0], s[0], walk.size(block.out))  # the concatenation
     elif isinstance(block, ShuffleUnit):
         x = walk.size(c_in)
         half = block.out // 2

@@ -31,7 +31,7 @@ channels); a value over a limit is refused with the token, the value and the lim
                       ``ir``, ``fir``, ``res`` and ``bot``, counted from 0) is dropped with probability
                       ``sd * i / n`` in training (EfficientNet's rule). Default 0.
 
-Keys shared by the blocks that convolve (``conv ds ir fir res bot shuffle``):
+Keys shared by the blocks that convolve (``conv ds ir fir res bot shufflev1 shuffle``):
     ``c<int>``        output channels (required).
     ``k<int>``        kernel size (default 3); ``sep`` makes it spatially separable: a k×1
                       convolution followed by a 1×k one.
@@ -81,6 +81,17 @@ channels, k×k conv (strided, ``g`` groups), 1×1 conv to ``c`` channels, shortc
                       first among the block's modules (torchvision registers it first). It changes the
                       module order even without SE (it is kept as written: whether the shortcut projects
                       depends on the input channels, which the block does not know).
+
+``shufflev1_...`` -- ShuffleNetV1 unit (Zhang et al., 2018): a grouped 1×1 convolution to ``w`` channels
+(norm, activation) and a channel shuffle, a depthwise k×k convolution (strided; norm, no activation)
+and a grouped 1×1 convolution (norm, no activation). With stride 1 the input is added (``c`` must equal
+the input channels); with a larger stride a 3×3 average pooling of the input (padding 1, same stride)
+is concatenated before the branch, which then gives ``c`` minus the input channels. The activation
+follows the addition or the concatenation. The kernel must be odd (the branch keeps the shortcut's size).
+    ``w<int>``        bottleneck channels (required; the paper's are a quarter of ``c``).
+    ``g<int>``        groups of both 1×1 convolutions (default 1).
+    ``dense``         the first 1×1 convolution is not grouped and no shuffle follows it (the first
+                      unit of ShuffleNetV1's stage 2, whose input has only 24 channels).
 
 ``shuffle_...`` -- ShuffleNetV2 unit: with stride 1 the channels are split in two halves, one passes
 and the other goes through 1×1 conv, depthwise k×k conv, 1×1 conv; with stride 2 both branches see
@@ -159,6 +170,7 @@ __all__ = [
     "Pool",
     "Residual",
     "ShuffleUnit",
+    "ShuffleV1Unit",
     "SqueezeExcite",
     "Block",
     "as_genome",
@@ -404,6 +416,36 @@ class Bottleneck(Residual):
 
 
 @dataclass(frozen=True)
+class ShuffleV1Unit(_Spatial):
+    """ShuffleNetV1 unit (Zhang et al., 2018, Figure 2 (b) and (c)): grouped 1×1 convolution to
+    ``width`` channels, channel shuffle, depthwise k×k convolution, grouped 1×1 convolution; the input
+    is added (stride 1) or, average-pooled, concatenated (larger strides). ``dense`` leaves the first
+    1×1 convolution ungrouped (and unshuffled), as in the first unit of the paper's stage 2."""
+
+    width: int = 0
+    groups: int = 1
+    dense: bool = False
+    kind: ClassVar[str] = "shufflev1"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_int("ShuffleV1Unit", "width", self.width)
+        _check_int("ShuffleV1Unit", "groups", self.groups)
+        _check_bool("ShuffleV1Unit", "dense", self.dense)
+        if self.kernel % 2 == 0:
+            raise ValueError(f"ShuffleV1Unit.kernel={self.kernel} must be odd: with an even kernel the branch "
+                             f"would not keep the size of its shortcut")
+        if self.width % self.groups:
+            raise ValueError(f"ShuffleV1Unit.groups={self.groups} must divide width={self.width}")
+        if self.groups == 1:
+            _set(self, "dense", False)  # nothing is grouped: the flag cannot change the network
+
+    def branch_out(self, in_channels: int) -> int:
+        """Channels of the branch: all of them with stride 1, those the concatenation adds otherwise."""
+        return self.out if self.stride == 1 else self.out - in_channels
+
+
+@dataclass(frozen=True)
 class ShuffleUnit(_Spatial):
     """ShuffleNetV2 unit: channel split, two branches, concatenation, channel shuffle (Ma et al., 2018)."""
 
@@ -490,10 +532,10 @@ class Pool:
 
 
 Block = Union[Conv, DepthwiseSeparable, InvertedResidual, FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
-              Fire, Dense, Pool]
+              ShuffleV1Unit, Fire, Dense, Pool]
 BLOCK_TYPES: dict[str, type] = {cls.kind: cls for cls in (Conv, DepthwiseSeparable, InvertedResidual,
                                                           FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
-                                                          Fire, Dense, Pool)}
+                                                          ShuffleV1Unit, Fire, Dense, Pool)}
 
 
 @dataclass(frozen=True)
@@ -643,9 +685,20 @@ class Genome:
             if any(c % block.groups for c in grouped):
                 raise ValueError(f"{where}: groups={block.groups} must divide in_channels={in_channels}, "
                                  f"expanded={block.expanded} and out_channels={out}")
-            if isinstance(block, ShuffleUnit) and block.stride == 1 and in_channels != out:
+            if isinstance(block, (ShuffleUnit, ShuffleV1Unit)) and block.stride == 1 and in_channels != out:
                 raise ValueError(f"{where}: a stride-1 ShuffleNet unit keeps its channels, but gets "
                                  f"{in_channels} and gives {out}; use stride 2 to change them")
+            if isinstance(block, ShuffleV1Unit):
+                if block.stride > 1 and out <= in_channels:
+                    raise ValueError(f"{where}: a strided ShuffleNetV1 unit concatenates its {in_channels} input "
+                                     f"channels with its branch, so its output channels must exceed them, got {out}")
+                grouped = {"in_channels": 0 if block.dense else in_channels, "width": block.width,
+                           "branch channels": block.branch_out(in_channels)}
+                bad = {name: c for name, c in grouped.items() if c % block.groups}
+                if bad:
+                    name, channels = next(iter(bad.items()))
+                    raise ValueError(f"{where}: groups={block.groups} must divide the grouped convolutions' "
+                                     f"{name}={channels}")
             if self.norm.kind == "group":
                 for channels in _normalised(block, in_channels):
                     if channels % self.norm.groups:
@@ -751,6 +804,8 @@ def _normalised(block: Block, in_channels: int) -> list[int]:
         return [in_channels]
     if isinstance(block, FusedInvertedResidual):  # without expansion, one convolution straight to out
         return [block.out] + ([block.expanded] if block.expanded != in_channels else [])
+    if isinstance(block, ShuffleV1Unit):  # the concatenated shortcut is pooled, not normalised
+        return [block.width, block.branch_out(in_channels)]
     extra = {DepthwiseSeparable: [in_channels], InvertedResidual: [getattr(block, "expanded", 0)],
              Bottleneck: [getattr(block, "width", 0)], ShuffleUnit: [in_channels, block.out // 2]}
     return [block.out] + extra.get(type(block), [])
@@ -792,16 +847,18 @@ _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
     Bottleneck: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("w", "width"),
                  ("g", "groups"), ("c", "out"), ("se", "se"), ("proj", "project"), ("regnet", "regnet")),
     ShuffleUnit: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
+    ShuffleV1Unit: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("w", "width"),
+                    ("g", "groups"), ("dense", "dense"), ("c", "out")),
     Fire: (("sq", "squeeze"), ("e", "expand")),
     Dense: (("k", "kernel"), ("gr", "growth"), ("w", "width")),
     Pool: (("k", "kernel"), ("s", "stride"), ("p", "padding"), ("ceil", "ceil")),
 }
-_FLAGS = {"sep", "shuf", "bias", "proj", "ceil", "pre", "regnet"}
+_FLAGS = {"sep", "shuf", "bias", "proj", "ceil", "pre", "regnet", "dense"}
 _REQUIRED: dict[type, tuple[str, ...]] = {
     Conv: ("out",), DepthwiseSeparable: ("out",), InvertedResidual: ("out", "expanded"),
     FusedInvertedResidual: ("out", "expanded"), Residual: ("out",),
     Bottleneck: ("out", "width"), ShuffleUnit: ("out",), Fire: ("squeeze", "expand"), Dense: ("growth", "width"),
-    Pool: ("mode",),
+    Pool: ("mode",), ShuffleV1Unit: ("out", "width"),
 }
 
 

@@ -1,38 +1,41 @@
-"""The ``classic`` space: plain convolution-and-pooling networks in the style of LeNet-5 and AlexNet.
+"""The ``classic`` space: plain convolution-and-pooling networks in the style of LeNet-5, AlexNet and ZFNet.
 
 A network is a template of plain layers, no residual connections:
 
-1. a first convolution with a large kernel (5, 7 or 11), stride 1, 2 or 4 and padding 0 or 2;
-2. local pooling (max or average, window 2 or 3, stride 2);
-3. a second convolution (kernel 3 or 5, padding "same" or none);
+1. a first convolution with a large kernel (5, 7 or 11), stride 1, 2 or 4 and padding 0, 1 or 2;
+2. local pooling (max or average, window 2 or 3, stride 2, output size rounded down or up);
+3. a second convolution (kernel 3 or 5, stride 1 or 2, padding "same" or none); the first two
+   convolutions stride at most 4 together (AlexNet's 4 × 1, ZFNet's 2 × 2), so after a stride-4 first
+   convolution the second has stride 1 whatever its stride gene says;
 4. the same pooling;
 5. a third stage of 0 to 3 convolutions (per slot its kernel, 3 or 5, and its width; the first may be
    unpadded, the others keep "same" padding), followed by the same pooling or not;
 6. the head: adaptive average pooling to 1×1 or 6×6, hidden linear layers (none, 84, 1024-1024 or
    4096-4096), dropout 0 or 0.5, before every hidden layer (AlexNet's order) or after each.
 
-Activation (ReLU or tanh, also in the hidden layers), normalisation (none, as in both references, or
-batch norm) and pooling (mode and window) are network-wide, as they are in both references.
+Activation (ReLU or tanh, also in the hidden layers), normalisation (none, as in every reference, or
+batch norm) and pooling (mode, window and rounding) are network-wide, as they are in the references.
 
 Dimensions (Optuna parameters, suggested in this order): ``norm``, ``act``, ``pool_mode``,
-``pool_kernel``; ``conv1_kernel``, ``conv1_stride``, ``conv1_padding``, ``conv1_width``;
-``conv2_kernel``, ``conv2_padding``, ``conv2_width``; ``s3_depth``, ``s3_b1_padding``,
+``pool_kernel``, ``pool_ceil``; ``conv1_kernel``, ``conv1_stride``, ``conv1_padding``, ``conv1_width``;
+``conv2_kernel``, ``conv2_stride``, ``conv2_padding``, ``conv2_width``; ``s3_depth``, ``s3_b1_padding``,
 ``s3_b{j}_kernel`` and ``s3_b{j}_width`` for every slot j, ``s3_pool``; ``head_pool``,
 ``head_hidden`` (strings: ``"none"``, ``"84"``, ``"1024-1024"``, ``"4096-4096"``), ``head_dropout``,
 ``head_dropout_first``.
 
 Parameter combinations that give the same network count once in :meth:`ClassicSpace.size` (the
-genome canonicalises them): the genes of stage-3 slots beyond its depth; the final pooling of an
-empty third stage (there is nothing to pool after, so it is not applied: two poolings in a row are
-not part of the template); and the dropout order when there is no hidden layer or no dropout
-(:class:`nas.Head` resets it).
+genome canonicalises them): the second convolution's stride after a stride-4 first one (see 3.); the
+genes of stage-3 slots beyond its depth; the final pooling of an empty third stage (there is nothing
+to pool after, so it is not applied: two poolings in a row are not part of the template); and the
+dropout order when there is no hidden layer or no dropout (:class:`nas.Head` resets it).
 
 Validity: with the default choices every point of the space runs at the target resolution 224. The
 smallest map arises from a stride-4, 11×11, unpadded first convolution, 3×3 pooling and an unpadded
 5×5 second convolution: 224 → 54 → 26 → 22 → 10 after the second pooling. Three unpadded 5×5
 convolutions there would leave no map (10 - 12 < 1), which is why only the first slot of the third
-stage may be unpadded (LeNet-5 needs that one); the worst point then needs 163×163 inputs. Small
-inputs do not fit every point: AlexNet itself needs at least 63×63 (its third max-pooling would get
+stage may be unpadded (LeNet-5 needs that one), and why a stride-2 second convolution needs a first
+convolution of stride 2 at most; the worst point then needs 163×163 inputs. Small inputs do not fit
+every point: AlexNet itself needs at least 63×63 (its third max-pooling would get
 a 1×1 map at 32×32), and the worst points need 163×163, so check a genome with
 :func:`nas.min_resolution` before training it on, say, 32×32 images.
 
@@ -42,6 +45,11 @@ References:
   parallelizing convolutional neural networks", 2014, after Krizhevsky, Sutskever & Hinton, "ImageNet
   Classification with Deep Convolutional Neural Networks", NeurIPS 2012. Reproduced parameter for
   parameter (61,100,840 parameters, 0.714 GMACs at 224×224).
+* ``zfnet`` -- Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014,
+  Figure 3: AlexNet with a 7×7 stride-2 first convolution (96 filters) and a 5×5 stride-2 second one
+  (256), then 384, 384 and 256 filters, with torchvision AlexNet's head; see :func:`zfnet`.
+* ``zfnet_512_1024_512`` -- the same paper's larger model (Section 5, Table 2: layers 3, 4 and 5
+  with 512, 1024 and 512 maps), the ZFNet of most course notes.
 * ``lenet5`` -- LeCun, Bottou, Bengio & Haffner, "Gradient-Based Learning Applied to Document
   Recognition", Proc. IEEE 1998, in its common modern form: full connectivity between C1 and C3,
   plain tanh, average pooling without trainable coefficients, a linear classifier instead of the
@@ -57,7 +65,7 @@ from typing import Any
 from nas import Conv, Genome, Head, Inverse, Norm, Pool, Space, register_space
 from nas.genome import ACTIVATIONS, POOLS
 
-__all__ = ["ClassicSpace", "alexnet", "lenet5"]
+__all__ = ["MAX_STEM_STRIDE", "ClassicSpace", "alexnet", "lenet5", "zfnet"]
 
 # ----------------------------------------------------------------------------------------------
 # recipes
@@ -71,6 +79,37 @@ def alexnet(dropout: float = 0.5) -> Genome:
         Conv(out=64, kernel=11, stride=4, padding=2), pool,
         Conv(out=192, kernel=5), pool,
         Conv(out=384), Conv(out=256), Conv(out=256), pool,
+    )
+    head = Head(pool=6, hidden=(4096, 4096), hidden_act="relu", dropout=dropout, dropout_first=True)
+    return Genome(blocks=blocks, head=head, norm=Norm(kind="none"))
+
+
+def zfnet(widths: tuple[int, int, int] = (384, 384, 256), dropout: float = 0.5) -> Genome:
+    """ZFNet: Zeiler & Fergus, "Visualizing and Understanding Convolutional Networks", ECCV 2014.
+
+    Figure 3's network with ``widths=(384, 384, 256)`` (the default); ``(512, 1024, 512)`` gives the
+    larger model of Section 5 (Table 2: layers 3, 4 and 5 with 512, 1024 and 512 maps), which is what
+    most course notes call ZFNet (AlexNet with a 7×7 stride-2 conv1 and 512, 1024 and 512 filters in
+    conv3-5; the paper's conv2 strides by 2 in both models). Layers: 96 filters 7×7 stride 2, 3×3
+    stride-2 max pooling; 256 filters 5×5 stride 2, the same pooling; three 3×3 convolutions; the same
+    pooling; two hidden layers of 4096 and the classifier.
+
+    Figure 3's map sizes at 224×224 fix the padding and the rounding the paper leaves unsaid: 110×110×96
+    after conv1 (padding 1), 55×55 after pooling, 26×26×256 after conv2 (no padding), 13×13 after
+    pooling, 13×13 through conv3-5 ("same" padding) and 6×6×256 after the last pooling: the poolings
+    round up (``ceil_mode``, as Caffe does; rounding down would give 54, 25, 12 and 5). The head is
+    torchvision AlexNet's (6×6 adaptive pooling, dropout before each hidden layer), as in
+    :func:`alexnet`. Left out, as torchvision's AlexNet leaves out AlexNet's: the contrast
+    normalisation after the first two poolings. The paper states no parameter count: Figure 3's
+    network has 62,357,608 parameters and makes 1.17 G multiply-adds at 224×224 (1000 classes), the
+    512-1024-512 one 107,627,624 and 2.48 G (``tests/test_space_classic.py`` checks the map sizes and
+    these counts).
+    """
+    pool = Pool(mode="max", kernel=3, stride=2, ceil=True)
+    blocks = (
+        Conv(out=96, kernel=7, stride=2, padding=1), pool,
+        Conv(out=256, kernel=5, stride=2, padding=0), pool,
+        *(Conv(out=width) for width in widths), pool,
     )
     head = Head(pool=6, hidden=(4096, 4096), hidden_act="relu", dropout=dropout, dropout_first=True)
     return Genome(blocks=blocks, head=head, norm=Norm(kind="none"))
@@ -100,6 +139,17 @@ def _padding(kernel: int, name: str) -> int:
     return (kernel - 1) // 2 if name == "same" else 0
 
 
+#: the first two convolutions stride at most this much together (AlexNet's 4 × 1, ZFNet's 2 × 2): more
+#: would leave no map at 224×224 for the template's smallest points
+MAX_STEM_STRIDE = 4
+
+
+def _conv2_stride(conv1_stride: int, conv2_stride: int) -> int:
+    """The second convolution's stride: its gene when the two strides together stay within
+    :data:`MAX_STEM_STRIDE`, else 1."""
+    return conv2_stride if conv1_stride * conv2_stride <= MAX_STEM_STRIDE else 1
+
+
 def _hidden_name(hidden: tuple[int, ...]) -> str:
     return "-".join(map(str, hidden)) if hidden else "none"
 
@@ -116,10 +166,12 @@ class ClassicSpace(Space):
         name: the registry name.
         norms: network-wide normalisation, names among ``"none"`` and ``"batch"``.
         activations: network-wide activation (convolutions and hidden layers).
-        pool_modes, pool_kernels: the network-wide pooling (stride 2).
+        pool_modes, pool_kernels, pool_ceils: the network-wide pooling (stride 2; output size rounded
+            up when ceil is True).
         conv1_kernels, conv1_strides, conv1_paddings, conv1_widths: the first convolution.
-        conv2_kernels, conv2_paddings, conv2_widths: the second convolution; paddings are names,
-            ``"same"`` or ``"none"``.
+        conv2_kernels, conv2_strides, conv2_paddings, conv2_widths: the second convolution; paddings are
+            names, ``"same"`` or ``"none"``; its stride is at most ``MAX_STEM_STRIDE`` (4) over the first
+            convolution's (else 1).
         s3_depths: how many convolutions the third stage may have (0 allowed).
         s3_kernels, s3_widths: per slot of the third stage.
         s3_first_paddings: padding names of the third stage's first convolution (the others keep
@@ -129,13 +181,13 @@ class ClassicSpace(Space):
         head_hidden: hidden-layer widths, one tuple per choice (``()`` for none).
         head_dropouts: dropout rates of the head.
         head_dropout_first: dropout before each hidden layer (``True``, AlexNet) or after.
-        references: named genomes of the space (default: AlexNet and LeNet-5).
+        references: named genomes of the space (default: AlexNet, the two ZFNets and LeNet-5).
 
     Raises:
         ValueError: an empty choice set, a repeated choice, or a value the template cannot use.
     """
 
-    description = "plain convolution-and-pooling networks: LeNet-5, AlexNet"
+    description = "plain convolution-and-pooling networks: LeNet-5, AlexNet, ZFNet"
     target_resolution = 224
 
     def __init__(
@@ -146,17 +198,19 @@ class ClassicSpace(Space):
         activations: tuple[str, ...] = ("relu", "tanh"),
         pool_modes: tuple[str, ...] = ("max", "avg"),
         pool_kernels: tuple[int, ...] = (2, 3),
+        pool_ceils: tuple[bool, ...] = (False, True),
         conv1_kernels: tuple[int, ...] = (5, 7, 11),
         conv1_strides: tuple[int, ...] = (1, 2, 4),
-        conv1_paddings: tuple[int, ...] = (0, 2),
-        conv1_widths: tuple[int, ...] = (6, 16, 32, 64),
+        conv1_paddings: tuple[int, ...] = (0, 1, 2),
+        conv1_widths: tuple[int, ...] = (6, 16, 32, 64, 96),
         conv2_kernels: tuple[int, ...] = (3, 5),
+        conv2_strides: tuple[int, ...] = (1, 2),
         conv2_paddings: tuple[str, ...] = _PADDINGS,
-        conv2_widths: tuple[int, ...] = (16, 64, 128, 192),
+        conv2_widths: tuple[int, ...] = (16, 64, 128, 192, 256),
         s3_depths: tuple[int, ...] = (0, 1, 2, 3),
         s3_kernels: tuple[int, ...] = (3, 5),
         s3_first_paddings: tuple[str, ...] = _PADDINGS,
-        s3_widths: tuple[int, ...] = (120, 192, 256, 384),
+        s3_widths: tuple[int, ...] = (120, 192, 256, 384, 512, 1024),
         s3_pools: tuple[bool, ...] = (False, True),
         head_pools: tuple[int, ...] = (1, 6),
         head_hidden: tuple[tuple[int, ...], ...] = ((), (84,), (1024, 1024), (4096, 4096)),
@@ -167,9 +221,11 @@ class ClassicSpace(Space):
         self.name = name
         self.norms, self.activations = tuple(norms), tuple(activations)
         self.pool_modes, self.pool_kernels = tuple(pool_modes), tuple(pool_kernels)
+        self.pool_ceils = tuple(pool_ceils)
         self.conv1_kernels, self.conv1_strides = tuple(conv1_kernels), tuple(conv1_strides)
         self.conv1_paddings, self.conv1_widths = tuple(conv1_paddings), tuple(conv1_widths)
         self.conv2_kernels, self.conv2_paddings = tuple(conv2_kernels), tuple(conv2_paddings)
+        self.conv2_strides = tuple(conv2_strides)
         self.conv2_widths = tuple(conv2_widths)
         self.s3_depths, self.s3_kernels = tuple(s3_depths), tuple(s3_kernels)
         self.s3_first_paddings, self.s3_widths = tuple(s3_first_paddings), tuple(s3_widths)
@@ -182,6 +238,8 @@ class ClassicSpace(Space):
         self._hidden = {_hidden_name(h): h for h in self.head_hidden}
         self._references = dict(references) if references is not None else {
             "alexnet": alexnet(),
+            "zfnet": zfnet(),
+            "zfnet_512_1024_512": zfnet((512, 1024, 512)),
             "lenet5": lenet5(),
         }
 
@@ -202,13 +260,13 @@ class ClassicSpace(Space):
         check("activations", self.activations, lambda v: v in ACTIVATIONS, f"one of {ACTIVATIONS}")
         check("pool_modes", self.pool_modes, lambda v: v in POOLS, f"one of {POOLS}")
         for name in ("pool_kernels", "conv1_kernels", "conv1_strides", "conv1_widths", "conv2_kernels",
-                     "conv2_widths", "s3_kernels", "s3_widths", "head_pools"):
+                     "conv2_strides", "conv2_widths", "s3_kernels", "s3_widths", "head_pools"):
             check(name, getattr(self, name), positive, "a positive int")
         check("conv1_paddings", self.conv1_paddings, lambda v: positive(v, 0), "an int >= 0")
         for name in ("conv2_paddings", "s3_first_paddings"):
             check(name, getattr(self, name), lambda v: v in _PADDINGS, f"one of {_PADDINGS}")
         check("s3_depths", self.s3_depths, lambda v: positive(v, 0), "an int >= 0")
-        for name in ("s3_pools", "head_dropout_first"):
+        for name in ("pool_ceils", "s3_pools", "head_dropout_first"):
             check(name, getattr(self, name), lambda v: isinstance(v, bool), "a bool")
         check("head_hidden", self.head_hidden, lambda h: all(positive(w) for w in h),
               "a tuple of positive widths")
@@ -223,11 +281,13 @@ class ClassicSpace(Space):
             "act": self.activations,
             "pool_mode": self.pool_modes,
             "pool_kernel": self.pool_kernels,
+            "pool_ceil": self.pool_ceils,
             "conv1_kernel": self.conv1_kernels,
             "conv1_stride": self.conv1_strides,
             "conv1_padding": self.conv1_paddings,
             "conv1_width": self.conv1_widths,
             "conv2_kernel": self.conv2_kernels,
+            "conv2_stride": self.conv2_strides,
             "conv2_padding": self.conv2_paddings,
             "conv2_width": self.conv2_widths,
             "s3_depth": self.s3_depths,
@@ -246,13 +306,14 @@ class ClassicSpace(Space):
 
     def genome_from_params(self, p: Mapping[str, Any]) -> Genome:
         act = p["act"]
-        pool = Pool(mode=p["pool_mode"], kernel=p["pool_kernel"], stride=2)
+        pool = Pool(mode=p["pool_mode"], kernel=p["pool_kernel"], stride=2, ceil=p["pool_ceil"])
         k2 = p["conv2_kernel"]
         blocks: list[Any] = [
             Conv(out=p["conv1_width"], kernel=p["conv1_kernel"], stride=p["conv1_stride"],
                  padding=p["conv1_padding"], act=act),
             pool,
-            Conv(out=p["conv2_width"], kernel=k2, padding=_padding(k2, p["conv2_padding"]), act=act),
+            Conv(out=p["conv2_width"], kernel=k2, stride=_conv2_stride(p["conv1_stride"], p["conv2_stride"]),
+                 padding=_padding(k2, p["conv2_padding"]), act=act),
             pool,
         ]
         depth = p["s3_depth"]
@@ -298,7 +359,7 @@ class ClassicSpace(Space):
                 raise fail(f"block {i}", f"only plain convolutions (no groups, dilation, separable kernel, "
                                          f"shuffle or bias before a norm) belong to this space, got {block}")
             if not stride and block.stride != 1:
-                raise fail(f"block {i}", f"stride={block.stride}: only the first convolution strides")
+                raise fail(f"block {i}", f"stride={block.stride}: only the first two convolutions stride")
             if i and block.act != p["act"]:
                 raise fail(f"block {i}", f"activation {block.act!r} differs from the network-wide "
                                          f"{p['act']!r} of block 0")
@@ -309,7 +370,8 @@ class ClassicSpace(Space):
             if i == 1:
                 put("pool_mode", block.mode, "block 1")
                 put("pool_kernel", block.kernel, "block 1")
-            expected = Pool(mode=p["pool_mode"], kernel=p["pool_kernel"], stride=2)
+                put("pool_ceil", block.ceil, "block 1")
+            expected = Pool(mode=p["pool_mode"], kernel=p["pool_kernel"], stride=2, ceil=p["pool_ceil"])
             if block != expected:
                 raise fail(f"block {i}", f"pooling is network-wide and strides by 2: expected {expected}, "
                                          f"got {block}")
@@ -321,8 +383,12 @@ class ClassicSpace(Space):
         put("conv1_padding", c1.padding, "block 0")
         put("conv1_width", c1.out, "block 0")
         pool(1)
-        c2 = conv(2, "the second convolution")
+        c2 = conv(2, "the second convolution", stride=True)
         put("conv2_kernel", c2.kernel, "block 2")
+        if c1.stride * c2.stride > MAX_STEM_STRIDE:
+            raise fail("block 2", f"stride={c2.stride}: the first two convolutions stride at most {MAX_STEM_STRIDE} "
+                                  f"together, and the first strides {c1.stride}")
+        put("conv2_stride", c2.stride, "block 2")
         put_padding("conv2_padding", c2.kernel, c2.padding, "block 2")
         put("conv2_width", c2.out, "block 2")
         pool(3)
@@ -373,12 +439,16 @@ class ClassicSpace(Space):
 
     def size(self) -> int:
         """Exact count of distinct genomes, in closed form: a product of independent parts. The
-        third stage sums over its depths (an empty stage: one genome, its slot genes and final
-        pooling unused); padding choices count once per distinct (kernel, padding) pair; the head
-        counts the dropout order only with hidden layers and a nonzero dropout."""
-        network = len(self.norms) * len(self.activations) * len(self.pool_modes) * len(self.pool_kernels)
-        conv1 = len(self.conv1_kernels) * len(self.conv1_strides) * len(self.conv1_paddings) * len(self.conv1_widths)
-        conv2 = _distinct_paddings(self.conv2_kernels, self.conv2_paddings) * len(self.conv2_widths)
+        strides of the first two convolutions count as distinct pairs; the third stage sums over its
+        depths (an empty stage: one genome, its slot genes and final pooling unused); padding choices
+        count once per distinct (kernel, padding) pair; the head counts the dropout order only with
+        hidden layers and a nonzero dropout."""
+        network = (len(self.norms) * len(self.activations) * len(self.pool_modes) * len(self.pool_kernels)
+                   * len(self.pool_ceils))
+        conv1 = len(self.conv1_kernels) * len(self.conv1_paddings) * len(self.conv1_widths)
+        # the strides of the first two convolutions: pairs, the second 1 when they would stride too much
+        strides = len({(s1, _conv2_stride(s1, s2)) for s1 in self.conv1_strides for s2 in self.conv2_strides})
+        conv2 = _distinct_paddings(self.conv2_kernels, self.conv2_paddings) * len(self.conv2_widths) * strides
         first = _distinct_paddings(self.s3_kernels, self.s3_first_paddings) * len(self.s3_widths)
         later = len(self.s3_kernels) * len(self.s3_widths)
         stage3 = sum(first * later ** (d - 1) * len(self.s3_pools) if d else 1 for d in self.s3_depths)

@@ -29,7 +29,7 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
     if norm is None:
         norm = rng.choice([nas.Norm(), nas.Norm(eps=1e-3, momentum=0.01), nas.Norm(kind="group", groups=4),
                            nas.Norm(kind="layer"), nas.Norm(kind="instance"), nas.Norm(kind="none")])
-    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "fire", "dense"] + (["pool"] if pools else [])  # type: ignore[list-item]
+    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "shufflev1", "fire", "dense"] + (["pool"] if pools else [])  # type: ignore[list-item]
     blocks = []
     channels = 3
     for i in range(rng.randint(1, max_blocks)):
@@ -71,6 +71,17 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
             else:
                 spatial["stride"] = 2
             block = nas.ShuffleUnit(out=out, **spatial)
+        elif kind == "shufflev1":
+            groups = rng.choice([g for g in (1, 2, 4) if channels % g == 0])
+            dense = rng.random() < 0.3
+            if rng.random() < 0.5:
+                out, spatial["stride"] = channels, 1
+            else:
+                spatial["stride"] = 2
+                out = channels + rng.choice([8, 16])  # the branch's channels, divisible by the groups
+            spatial["kernel"] = rng.choice([k for k in kernels if k % 2] or [3])  # the unit takes odd kernels
+            block = nas.ShuffleV1Unit(out=out, width=rng.choice([8, 12, 16]) if groups < 4 else 16, groups=groups,
+                                      dense=dense, **spatial)
         elif kind == "fire":
             block = nas.Fire(squeeze=rng.choice([4, 8]), expand1=rng.choice([4, 8, 16]), expand3=rng.choice([4, 8, 16]),
                              act=spatial["act"])
