@@ -90,6 +90,7 @@ def test_mobilenet_v1_has_the_papers_numbers(alpha: float, mult_adds: int, param
 
 
 _TINY = dict(stem_widths=(8, 16), stages=(Stage(1, (8,), (0, 1)), Stage(2, (16, 24), (1, 2))), kernels=(3,),
+             block_types=("ir", "fir", "ds", "res"),
              dilations=(1,), groups=(1,), expansions=(3,), activations=("relu",), head_widths=(32,), head_hidden=(0,),
              norms=("bn",), drop_paths=(0.0, 0.2), references={})
 
@@ -119,7 +120,22 @@ def test_size_counts_distinct_genomes_exactly(choices: dict) -> None:
 
 def test_mobile_space_size_is_exact_and_reported() -> None:
     size = nas.get_space("mobile").size()
-    assert isinstance(size, int) and 10**86 < size < 10**88
+    assert isinstance(size, int) and 10**59 < size < 10**61
+    assert 10**86 < nas.get_space("mobile_full").size() < 10**88
+
+
+def test_mobile_is_the_mbconv_part_of_mobile_full() -> None:
+    # the default space keeps MBConv blocks only (it searches better at the default budget: README,
+    # Benchmarks); its parameters are a subset of mobile_full's, and the fixed genes are not parameters
+    mobile, full = nas.get_space("mobile"), nas.get_space("mobile_full")
+    assert set(mobile.dimensions()) < set(full.dimensions())
+    assert not any(name.endswith(("_type", "_dilation", "_groups")) for name in mobile.dimensions())
+    assert set(full.references) - set(mobile.references) == {"mobilenet_v1"}
+    for genome in mobile.references.values():
+        assert full.sample(optuna.trial.FixedTrial(full.to_params(genome))) == genome
+    with pytest.raises(ValueError, match=r"block 4: type='ds' \(this space fixes it at 'ir'\)"):
+        mobile.to_params(full.genome_from_params({**full.to_params(mobile.references["mobilenet_v2"]),
+                                                  "s3_b1_type": "ds"}))
 
 
 @pytest.mark.parametrize("gene, values", [("type", ("ir", "fir", "ds", "res")), ("dilation", (1, 2)),
@@ -127,7 +143,7 @@ def test_mobile_space_size_is_exact_and_reported() -> None:
 def test_mobile_searches_every_choice_of_the_design_card(gene: str, values: tuple) -> None:
     # block type, dilation and groups per block, the normalisation network-wide: each value makes the
     # network it names, priced exactly
-    space = nas.get_space("mobile")
+    space = nas.get_space("mobile_full")
     assert space.dimensions()[f"s3_b1_{gene}"] == values
     assert set(space.dimensions()["norm"]) >= {"bn", "gn8", "ln", "none"}
     params = space.to_params(space.references["mobilenet_v2"])
@@ -143,8 +159,8 @@ def test_mobile_searches_every_choice_of_the_design_card(gene: str, values: tupl
         assert nas.count(genome, resolution=32, num_classes=10).macs == flop_count_macs(model, x)
 
 
-def test_mobilenet_v1_is_a_reference_of_mobile() -> None:
-    space = nas.get_space("mobile")
+def test_mobilenet_v1_is_a_reference_of_mobile_full() -> None:
+    space = nas.get_space("mobile_full")
     assert space.references["mobilenet_v1"] == mobilenet_v1()
     params = space.to_params(mobilenet_v1())
     assert (params["s4_depth"], params["s4_width"], params["s4_b6_type"], params["head_width"]) == (6, 512, "ds", 0)
