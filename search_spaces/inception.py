@@ -10,7 +10,10 @@ trial suggests every parameter, as for the unused slots of a stage). In the geno
 
     net_bn_eps0.001 conv_k7_s2_c64_relu pool_max_k3_s2_ceil conv_k1_c64_relu conv_c192_relu pool_max_k3_s2_ceil
     inc_b64_b96.128k3_b16.32k3_bmax3.32_relu inc_b128_b128.192k3_b32.96k3_bmax3.64_relu pool_max_k3_s2_ceil
-    ... pool_max_k2_s2_ceil ... inc_b384_b192.384k3_b48.128k3_bmax3.128_relu head_d0.2
+    ... pool_max_ceil ... inc_b384_b192.384k3_b48.128k3_bmax3.128_relu head_d0.2
+
+(``pool_max_ceil`` is 2×2 stride-2 pooling. The pooling branch's 3×3 stride-1 max pooling is ceil_mode in
+torchvision, which changes nothing at stride 1 with padding 1: ``max3`` builds it without.)
 
 Dimensions:
 
@@ -28,14 +31,19 @@ Dimensions:
   7×7 branches (128, 160 or 192); and of E modules (8×8, the paper's 2). The stem and the reduction
   modules B and D are fixed, as are the widths the paper does not vary.
 
+Budgets are counted at 224×224 (``target_resolution``), GoogLeNet's input, where Inception-v3 costs 2.84G
+MACs (5.71G at its own 299×299). Inception-v3's template needs inputs of at least 75×75 (torchvision's
+``min_size``): search with ``--resolution 75`` or more, or its candidates fail as too small for the
+training resolution (GoogLeNet's template takes 32×32).
+
 References (torchvision's builders without the auxiliary classifiers and without ``transform_input``,
 reproduced parameter for parameter; see ``torchvision_members``):
 
 * ``googlenet`` -- Szegedy et al., "Going Deeper with Convolutions", CVPR 2015: 6.8M parameters and 1.5G
   mult-adds in the paper (torchvision's: 6,624,904 parameters, 1.498G MACs, 224×224).
 * ``inception_v3`` -- Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR
-  2016: 23.8M parameters (the paper says 5G mult-adds); torchvision's: 23,834,568 parameters without the
-  auxiliary classifier (27,161,264 with it), 5.713G MACs at 299×299.
+  2016: "5 billion multiply-adds ... less than 25 million parameters" in the paper; torchvision's:
+  23,834,568 parameters without the auxiliary classifier (27,161,264 with it), 5.713G MACs at 299×299.
 """
 
 from __future__ import annotations
