@@ -15,7 +15,8 @@ Conventions:
       squeeze-and-excitation and parallel branches until their concatenation (which, like a channel
       shuffle, writes a new tensor). Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
     * **receptive_field** is the side, in input pixels, of the region one pixel of the last feature
-      map sees through the convolutions and pooling windows (global pooling, in the head or in
+      map sees through the convolutions and pooling windows (the longer side, should an Inception
+      module's 1×k and k×1 kernels make it oblong) (global pooling, in the head or in
       squeeze-and-excitation, is left out: it would make every receptive field the whole image).
 """
 

@@ -246,7 +246,12 @@ class InceptionSpace(Space):
                 raise fail(f"block {i}", f"act={block.act!r} differs from the network's activation {act!r}")
         modules = [(i, b) for i, b in enumerate(genome.blocks) if isinstance(b, Inception)]
         if template == "googlenet":
-            put("g_b3_kernel", modules[0][1].branches[2][1][0].kernel[0] if modules else 3, "block 5")
+            if modules:  # the kernel of the first module's third branch (inv.done checks the others)
+                try:
+                    kernel = modules[0][1].branches[2][1][0].kernel[0]
+                except IndexError:
+                    raise fail(f"block {modules[0][0]}", f"not a GoogLeNet module: {modules[0][1]}") from None
+                put("g_b3_kernel", kernel, f"block {modules[0][0]}")
             stage, depths = 3, {3: 0, 4: 0, 5: 0}
             for i, block in enumerate(genome.blocks[5:], 5):
                 if not isinstance(block, Inception):

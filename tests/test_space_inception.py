@@ -196,6 +196,8 @@ def test_to_params_names_the_gene_outside_the_space() -> None:
     text = str(ref).replace("inc_b64_b96.128k3", "inc_b72_b96.128k3")
     with pytest.raises(ValueError, match=r"block 5: g_s3_m1_b1=72 is not one of \(64, 112"):
         SPACE.to_params(text)
+    with pytest.raises(ValueError, match="block 5: not a GoogLeNet module"):
+        SPACE.to_params(str(ref).replace("inc_b64_b96.128k3_b16.32k3_bmax3.32_relu", "inc_b64_b96.128k3_relu"))
     seven = ref.blocks[:13] + ref.blocks[8:10] + ref.blocks[13:]
     with pytest.raises(ValueError, match="stage 4 has more than 6 modules"):
         SPACE.to_params(dataclasses.replace(ref, blocks=seven))
