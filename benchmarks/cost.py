@@ -60,7 +60,8 @@ def speed(repeats: int) -> float:
 
 
 def fidelity(quick: bool) -> None:
-    print("\nfidelity against torchvision (params and MACs at the weights' crop size; logits at 64×64):")
+    print("\nfidelity against torchvision (params and MACs at the weights' crop size; logits at 64×64, or the "
+          "smallest input the network takes):")
     print(f"{'network':<26} {'res':>4} {'params':>11} {'tv params':>11} {'meta':>11} "
           f"{'GMACs':>8} {'tv GMACs':>9} {'_ops':>7} {'max|Δlogit|/max':>16} {'exact':>6}")
     for space_name in nas.list_spaces():

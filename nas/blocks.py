@@ -25,7 +25,8 @@ from torch import Tensor, nn
 
 __all__ = ["NormLayer", "instance_norm", "StochasticDepth", "ConvNormAct", "SqueezeExcitation",
            "DepthwiseSeparableConv", "MBConv", "FusedMBConv", "ResidualBlock", "ShuffleV1Block", "ShuffleV2Unit",
-           "FireModule", "DenseLayer", "NormAct", "ClassifierHead", "ConvClassifier", "Net", "init_weights"]
+           "FireModule", "DenseLayer", "NormAct", "Concat", "InceptionModule", "ClassifierHead", "ConvClassifier", "Net",
+           "init_weights"]
 
 NormLayer = Callable[[int], nn.Module]  # channels -> normalisation module
 
@@ -366,6 +367,46 @@ class DenseLayer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat((x, self.conv2(self.conv1(x))), dim=1)
+
+
+class Concat(nn.ModuleList):
+    """Modules side by side on the same input, their outputs concatenated along the channels."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([module(x) for module in self], dim=1)
+
+
+class InceptionModule(nn.Module):
+    """Inception module (GoogLeNet, Szegedy et al., 2015; Inception-v3's modules A to E, Szegedy et
+    al., 2016): parallel branches from the same input, concatenated along the channels, as
+    torchvision's ``googlenet.Inception`` and ``inception.InceptionA`` ... ``InceptionE``.
+
+    ``branches`` holds, per branch, its steps; a step is a tuple of parts side by side (a
+    :class:`Concat` when there are several, as the 1×3 and 3×1 convolutions of module E), and a part is
+    ``(op, out, (kh, kw), stride, (ph, pw))``: ``op`` ``"conv"`` is a convolution, norm and activation
+    to ``out`` channels, ``"max"`` or ``"avg"`` pooling (``out`` unused: it keeps the channels)."""
+
+    def __init__(self, in_channels: int, branches: tuple, *, norm_layer: NormLayer | None = nn.BatchNorm2d,
+                 act_layer: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList()
+        for branch in branches:
+            steps, channels = [], in_channels
+            for step in branch:
+                parts: list[nn.Module] = []
+                for op, out, kernel, stride, padding in step:
+                    if op == "conv":
+                        parts.append(ConvNormAct(channels, out, kernel, stride=stride, padding=padding,
+                                                 norm_layer=norm_layer, act_layer=act_layer))
+                    else:
+                        pool = nn.MaxPool2d if op == "max" else nn.AvgPool2d
+                        parts.append(pool(kernel, stride, padding))
+                channels = sum(out if op == "conv" else channels for op, out, *_ in step)
+                steps.append(parts[0] if len(parts) == 1 else Concat(parts))
+            self.branches.append(nn.Sequential(*steps))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
 class ClassifierHead(nn.Sequential):

@@ -24,6 +24,7 @@ from .blocks import (
     DepthwiseSeparableConv,
     FireModule,
     FusedMBConv,
+    InceptionModule,
     MBConv,
     Net,
     NormAct,
@@ -46,6 +47,7 @@ from .genome import (
     Fire,
     FusedInvertedResidual,
     Genome,
+    Inception,
     InvertedResidual,
     Norm,
     Pool,
@@ -199,6 +201,10 @@ def _block(block: Block, c_in: int, norm: NormLayer | None, drop_path: float) ->
         return Layer(FireModule, (c_in, block.squeeze, block.expand1, block.expand3), layers)
     if isinstance(block, Dense):
         return Layer(DenseLayer, (c_in, block.growth, block.width, block.kernel), layers)
+    if isinstance(block, Inception):
+        branches = tuple(tuple(tuple((part.mode, part.out, part.kernel, part.stride, part.padding) for part in step)
+                               for step in branch) for branch in block.branches)
+        return Layer(InceptionModule, (c_in, branches), layers)
     spatial = {"stride": block.stride, "dilation": block.dilation, "separable": block.separable, **layers}
     if isinstance(block, Conv):
         return Layer(ConvNormAct, (c_in, block.out, block.kernel), {

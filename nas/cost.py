@@ -16,7 +16,8 @@ Conventions:
       shuffle, writes a new tensor), and a dense layer until its concatenation (its first norm then
       writes a copy). Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
     * **receptive_field** is the side, in input pixels, of the region one pixel of the last feature
-      map sees through the convolutions and pooling windows (global pooling, in the head or in
+      map sees through the convolutions and pooling windows (the longer side, should an Inception
+      module's 1×k and k×1 kernels make it oblong) (global pooling, in the head or in
       squeeze-and-excitation, is left out: it would make every receptive field the whole image).
 """
 
@@ -34,6 +35,7 @@ from .genome import (
     Fire,
     Genome,
     FusedInvertedResidual,
+    Inception,
     InvertedResidual,
     Pool,
     Residual,
@@ -96,16 +98,22 @@ class _Walk:
     def size(self, c: int) -> int:
         return c * self.h * self.w
 
-    def spatial(self, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False,
-                what: str = "layer") -> tuple[int, int]:
-        """Output size of a window op on the current map (checked), and receptive-field bookkeeping."""
+    def window(self, kernel: tuple[int, int], stride: int, padding: tuple[int, int], dilation: int = 1,
+               ceil: bool = False, what: str = "layer") -> tuple[int, int]:
+        """Output size of a (kh, kw) window op on the current map, checked."""
         h, w = self.h, self.w
         if stride > 1 and (h < stride or w < stride):
             raise _TooSmall(self.where, (h, w), f"its stride-{stride} {what} would not downsample")
-        h_out = _out_size(h, kernel, stride, padding, dilation, ceil)
-        w_out = _out_size(w, kernel, stride, padding, dilation, ceil)
+        h_out = _out_size(h, kernel[0], stride, padding[0], dilation, ceil)
+        w_out = _out_size(w, kernel[1], stride, padding[1], dilation, ceil)
         if h_out < 1 or w_out < 1:
-            raise _TooSmall(self.where, (h, w), f"its {kernel}×{kernel} {what} would leave no output")
+            raise _TooSmall(self.where, (h, w), f"its {kernel[0]}×{kernel[1]} {what} would leave no output")
+        return h_out, w_out
+
+    def spatial(self, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False,
+                what: str = "layer") -> tuple[int, int]:
+        """Output size of a window op on the current map (checked), and receptive-field bookkeeping."""
+        h_out, w_out = self.window((kernel, kernel), stride, (padding, padding), dilation, ceil, what)
         self.rf += dilation * (kernel - 1) * self.jump
         self.jump *= stride
         return h_out, w_out
@@ -170,7 +178,51 @@ class _Walk:
         self.rf = max(b[3] for b in branches)
 
 
+def _inception(walk: _Walk, block: Inception, c_in: int) -> None:
+    """Parallel branches from the input x, which stays alive until the last branch has read it, beside the
+    outputs of the branches done; parts of a step side by side likewise, then concatenated. The receptive
+    field is tracked per axis (1×7 and 7×1 kernels) and the larger side kept."""
+    h, w, rf, jump = walk.h, walk.w, walk.rf, walk.jump
+    x = walk.size(c_in)
+    outs: list[int] = []
+    sides = []
+    for branch in block.branches:
+        walk.h, walk.w, walk.jump = h, w, jump
+        rf_h = rf_w = rf
+        channels, current = c_in, x
+        for index, step in enumerate(branch):
+            held = sum(outs) + (x if index else 0)  # x is the current input of a first step
+            parts: list[int] = []
+            ends = []
+            h_in, w_in = walk.h, walk.w
+            for part in step:
+                walk.h, walk.w = h_in, w_in
+                kind = "convolution" if part.mode == "conv" else "pooling"
+                h_out, w_out = walk.window(part.kernel, part.stride, part.padding, what=kind)
+                out = part.out_channels(channels)
+                if part.mode == "conv":
+                    walk.macs += h_out * w_out * out * channels * part.kernel[0] * part.kernel[1]
+                    walk.params += out * channels * part.kernel[0] * part.kernel[1] + (2 * out if walk.norm else out)
+                walk.live(held, current, sum(parts), out * h_out * w_out)
+                parts.append(out * h_out * w_out)
+                ends.append((h_out, w_out, rf_h + (part.kernel[0] - 1) * walk.jump,
+                             rf_w + (part.kernel[1] - 1) * walk.jump))
+            if len(parts) > 1:
+                walk.live(held, current, sum(parts), sum(parts))  # the concatenation of the parts
+            walk.h, walk.w = ends[0][:2]
+            rf_h, rf_w = max(e[2] for e in ends), max(e[3] for e in ends)
+            walk.jump *= step[0].stride
+            channels, current = sum(part.out_channels(channels) for part in step), sum(parts)
+        outs.append(current)
+        sides.append(max(rf_h, rf_w))
+    walk.rf = max(sides)
+    walk.live(*outs, sum(outs))  # the concatenation
+
+
 def _block(walk: _Walk, block: Block, c_in: int) -> None:
+    if isinstance(block, Inception):
+        _inception(walk, block, c_in)
+        return
     if isinstance(block, Pool):
         walk.pool(c_in, block)
         return

@@ -11,10 +11,23 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .builder import build
-from .cost import count
+from .cost import count, min_resolution
 from .genome import Genome
 
-__all__ = ["Fidelity", "flop_counter_macs", "torchvision_fidelity"]
+__all__ = ["PUBLISHED_KWARGS", "Fidelity", "describes_published", "flop_counter_macs", "torchvision_fidelity"]
+
+# builder kwargs that leave the network of the published weights unchanged in eval mode, so that the
+# weights' metadata still describes it: the initialisation; the input re-normalisation of GoogLeNet and
+# Inception-v3 (a per-channel affine map: no parameters, no MACs); and their auxiliary classifiers, which
+# run only in training (no MACs in eval) but hold parameters, which torchvision's googlenet drops when it
+# loads the weights and its inception_v3 keeps: ``Fidelity.aux_params`` counts them.
+PUBLISHED_KWARGS: dict[str, Any] = {"aux_logits": False, "init_weights": False, "transform_input": False}
+
+
+def describes_published(kwargs: dict[str, Any]) -> bool:
+    """Whether ``get_model(builder, **kwargs)`` is the network the builder's published weights describe
+    (up to the auxiliary classifiers, see :data:`PUBLISHED_KWARGS`)."""
+    return all(key in PUBLISHED_KWARGS and value == PUBLISHED_KWARGS[key] for key, value in kwargs.items())
 
 
 def flop_counter_macs(model: torch.nn.Module, x: torch.Tensor) -> int:
@@ -34,14 +47,18 @@ class Fidelity:
     torchvision_params: int
     macs: int  # nas.count
     torchvision_macs: int  # FlopCounterMode / 2 on torchvision's model
-    meta_params: int | None  # weights.meta["num_params"] (default member only)
+    meta_params: int | None  # weights.meta["num_params"] (published member only, describes_published)
     meta_gmacs: float | None  # weights.meta["_ops"], published to three decimals
     max_logit_diff: float  # max |ours - theirs| / max |theirs|, eval mode, random input
+    aux_params: int = 0  # parameters of torchvision's auxiliary classifiers that aux_logits=False left out
 
     @property
     def exact(self) -> bool:
+        # the published count is that of the network with or without the auxiliary classifiers (see
+        # PUBLISHED_KWARGS); the tests say which for each builder
         meta_ok = self.meta_params is None or (
-            self.meta_params == self.params and abs(self.macs / 1e9 - self.meta_gmacs) <= 0.0005 + 1e-12)
+            self.meta_params in (self.params, self.params + self.aux_params)
+            and abs(self.macs / 1e9 - self.meta_gmacs) <= 0.0005 + 1e-12)
         return (self.params == self.torchvision_params and self.macs == self.torchvision_macs and meta_ok
                 and self.max_logit_diff <= 1e-5)
 
@@ -50,19 +67,30 @@ def torchvision_fidelity(genome: Genome, builder: str, *, logit_resolution: int 
                          **kwargs: Any) -> Fidelity:
     """Compare ``genome`` with ``torchvision.models.get_model(builder, **kwargs)``.
 
-    Costs are taken at the crop size of the builder's first weights (when ``kwargs`` is empty, the
-    member those weights describe) or 224; logits at ``logit_resolution``, after giving the batch-norm
+    Costs are taken at the crop size of the builder's first weights (when ``kwargs`` leave the member
+    those weights describe, :func:`describes_published`) or 224; logits at ``logit_resolution`` (or the
+    smallest input the network takes, when larger: Inception-v3's 75), after giving the batch-norm
     layers random statistics so that every constant matters.
     """
     from torchvision.models import get_model, get_model_weights
 
     weights = next(iter(get_model_weights(builder)))
-    resolution = weights.transforms().crop_size[0] if not kwargs else 224
-    try:
-        with torch.device("meta"):
-            meta_model = get_model(builder, **kwargs)
-    except NotImplementedError:  # RegNet's builders compute their layout with tensors: build, then drop the data
-        meta_model = get_model(builder, **kwargs).to("meta")
+    published = describes_published(kwargs)
+    resolution = weights.transforms().crop_size[0] if published else 224
+
+    def on_meta(**kw: Any) -> torch.nn.Module:
+        try:
+            with torch.device("meta"):
+                return get_model(builder, **kw)
+        except NotImplementedError:  # RegNet's builders compute their layout with tensors: build, then drop the data
+            return get_model(builder, **kw).to("meta")
+
+    meta_model = on_meta(**kwargs)
+    aux_params = 0
+    if kwargs.get("aux_logits") is False:
+        with_aux = on_meta(**{**kwargs, "aux_logits": True})
+        aux_params = (sum(p.numel() for p in with_aux.parameters())
+                      - sum(p.numel() for p in meta_model.parameters()))
     theirs_macs = flop_counter_macs(meta_model, torch.empty(1, 3, resolution, resolution, device="meta"))
     theirs_params = sum(p.numel() for p in meta_model.parameters())
     cost = count(genome, resolution=resolution)
@@ -84,12 +112,13 @@ def torchvision_fidelity(genome: Genome, builder: str, *, logit_resolution: int 
         with torch.no_grad():
             for a, b in zip(src, dst):
                 b.copy_(a)
-            x = torch.randn(2, 3, logit_resolution, logit_resolution)
+            side = max(logit_resolution, min_resolution(genome))  # Inception-v3 needs 75
+            x = torch.randn(2, 3, side, side)
             expected, got = reference(x), ours(x)
         diff = ((got - expected).abs().max() / expected.abs().max()).item()
     return Fidelity(
         builder=builder, resolution=resolution, params=cost.params, torchvision_params=theirs_params,
         macs=cost.macs, torchvision_macs=theirs_macs,
-        meta_params=None if kwargs else weights.meta["num_params"],
-        meta_gmacs=None if kwargs else weights.meta["_ops"], max_logit_diff=diff,
+        meta_params=weights.meta["num_params"] if published else None,
+        meta_gmacs=weights.meta["_ops"] if published else None, max_logit_diff=diff, aux_params=aux_params,
     )

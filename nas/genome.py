@@ -112,6 +112,22 @@ block; no residual branch, so stochastic depth leaves it alone.
     ``w<int>``        bottleneck width, ``bn_size × gr`` in torchvision (required).
     ``k<int>``        kernel of the second convolution (default 3); activation name (default ``relu``).
 
+``inc_...`` -- Inception module (GoogLeNet, Szegedy et al., 2015; Inception-v3's modules A to E,
+Szegedy et al., 2016): parallel *branches*, each a short sequence of *steps* run from the module's
+input, their outputs concatenated along the channels. One token ``b<steps>`` per branch, in order
+(at least one; branch order is channel order); steps are joined by ``.``, and a step may be several
+*parts* side by side, joined by ``+``, that read the same input and are concatenated (Inception-v3's
+module E ends two branches with a 1×3 and a 3×1 convolution side by side). A part is
+    ``<int>[k<int>[x<int>]][s<int>][v]``  a convolution (norm, activation) to that many channels,
+                      kernel ``k`` (default 1; ``k1x7`` is 1 high and 7 wide), stride ``s`` (default 1);
+    ``max<int>[s<int>][v]``, ``avg<int>[s<int>][v]``  pooling over that window (it keeps the channels);
+    padding is "same" (``(k - 1) // 2`` on each axis) unless ``v`` ("valid") makes it 0. Every branch,
+    and every part of a step, must give the same map size for every input size (checked on the
+    closed form of the output size). The activation name applies to every convolution. Example,
+    GoogLeNet's 3a: ``inc_b64_b96.128k3_b16.32k3_bmax3.32_relu``; Inception-v3's 7b:
+    ``inc_b320_b384.384k1x3+384k3x1_b448.384k3.384k1x3+384k3x1_bavg3.192_relu``. At most
+    ``MAX_BRANCHES`` branches, steps per branch and parts per step.
+
 ``pool_...`` -- pooling: ``max`` or ``avg`` (required), ``k<int>`` window (default 2), ``s<int>``
 stride (default: the window), ``p<int>`` padding (default 0), ``ceil`` to round the output size up.
 
@@ -150,6 +166,7 @@ __all__ = [
     "GATES",
     "NORMS",
     "MAX_BLOCKS",
+    "MAX_BRANCHES",
     "MAX_CHANNELS",
     "MAX_DILATION",
     "MAX_KERNEL",
@@ -165,6 +182,8 @@ __all__ = [
     "FusedInvertedResidual",
     "Genome",
     "Head",
+    "Inception",
+    "InceptionStep",
     "InvertedResidual",
     "Norm",
     "Pool",
@@ -209,6 +228,7 @@ MAX_STRIDE = 64  # AlexNet's 4 is the largest reference stride
 MAX_DILATION = 64  # the resnet space's 2 is the largest reference dilation
 MAX_PADDING = 2048  # above the "same" padding of the largest kernel at the largest dilation (31 × 64)
 MAX_POOL = 64  # side of the head's pooled map; VGG's 7 is the largest reference one
+MAX_BRANCHES = 64  # branches of an Inception module, steps per branch, parts per step; the references use 4, 5, 2
 
 _CHANNEL_FIELDS = ("out", "expanded", "width", "groups", "squeeze", "expand1", "expand3", "channels", "hidden",
                    "growth")
@@ -531,11 +551,123 @@ class Pool:
         return in_channels
 
 
+@dataclass(frozen=True)
+class InceptionStep:
+    """One part of a step of an :class:`Inception` branch: a convolution (``mode="conv"``, with the
+    module's norm and activation) to ``out`` channels, or ``max``/``avg`` pooling (``out`` is 0: it
+    keeps the channels), over a ``kernel`` of (height, width), with ``stride``; padding "same",
+    ``(k - 1) // 2`` per axis, unless ``valid`` (padding 0). Pooling windows are square."""
+
+    mode: str = "conv"
+    out: int = 0
+    kernel: tuple[int, int] = (1, 1)
+    stride: int = 1
+    valid: bool = False
+
+    def __post_init__(self) -> None:
+        _check_choice("InceptionStep", "mode", self.mode, ("conv",) + POOLS)
+        kernel = self.kernel
+        if isinstance(kernel, int) and not isinstance(kernel, bool):
+            kernel = (kernel, kernel)
+        if isinstance(kernel, list):
+            kernel = tuple(kernel)
+        if not isinstance(kernel, tuple) or len(kernel) != 2:
+            raise TypeError(f"InceptionStep.kernel must be an int or a (height, width) tuple, got {self.kernel!r}")
+        for side in kernel:
+            _check_int("InceptionStep", "kernel", side)
+        _check_int("InceptionStep", "stride", self.stride)
+        _check_bool("InceptionStep", "valid", self.valid)
+        if self.mode == "conv":
+            _check_int("InceptionStep", "out", self.out)
+        elif self.out:
+            raise ValueError(f"InceptionStep.out={self.out}: pooling keeps the channels; leave out at 0")
+        elif kernel[0] != kernel[1]:
+            raise ValueError(f"InceptionStep.kernel={kernel}: pooling windows are square")
+        _set(self, "kernel", kernel)
+        if kernel == (1, 1):
+            _set(self, "valid", False)  # nothing to pad: one encoding
+
+    @property
+    def padding(self) -> tuple[int, int]:
+        return (0, 0) if self.valid else ((self.kernel[0] - 1) // 2, (self.kernel[1] - 1) // 2)
+
+    def out_channels(self, in_channels: int) -> int:
+        return self.out if self.mode == "conv" else in_channels
+
+
+def _map_size(form: tuple[int, int], step: InceptionStep, axis: int) -> tuple[int, int]:
+    """The output side of a chain of windows, ``floor((n + a) / m)`` for input side ``n``, as ``(a, m)``,
+    after one more window: ``floor((floor((n + a) / m) + 2p - k) / s) + 1`` is
+    ``floor((n + a + m (2p - k + s)) / (m s))``. Two chains give the same side for every input side
+    exactly when their forms are equal."""
+    a, m = form
+    return a + m * (2 * step.padding[axis] - step.kernel[axis] + step.stride), m * step.stride
+
+
+@dataclass(frozen=True)
+class Inception:
+    """Inception module: parallel branches concatenated along the channels (GoogLeNet, Szegedy et al.,
+    2015; Inception-v3, Szegedy et al., 2016). ``branches`` holds, per branch, its steps in order;
+    each step is a tuple of :class:`InceptionStep` side by side (usually one) that read the step's
+    input and are concatenated. ``act`` is the activation of every convolution."""
+
+    branches: tuple[tuple[tuple[InceptionStep, ...], ...], ...]
+    act: str = "relu"
+    kind: ClassVar[str] = "inc"
+    residual: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        _check_choice("Inception", "act", self.act, ACTIVATIONS)
+
+        def tuples(value: Any, what: str) -> tuple:
+            if isinstance(value, list):
+                value = tuple(value)
+            if not isinstance(value, tuple) or not value:
+                raise TypeError(f"Inception.{what} must be a non-empty tuple, got {value!r}")
+            if len(value) > MAX_BRANCHES:
+                raise ValueError(f"Inception.{what} has {len(value)} entries, over the limit of {MAX_BRANCHES}")
+            return value
+
+        branches = tuple(tuple(tuple(step) if isinstance(step, (tuple, list)) else (step,)
+                               for step in tuples(branch, "branches[i]"))
+                         for branch in tuples(self.branches, "branches"))
+        forms = []
+        for i, branch in enumerate(branches):
+            form = ((0, 1), (0, 1))
+            for j, step in enumerate(branch):
+                tuples(step, f"branches[{i}][{j}]")
+                ends = set()
+                for part in step:
+                    if not isinstance(part, InceptionStep):
+                        raise TypeError(f"Inception.branches[{i}][{j}] must hold InceptionSteps, got {part!r}")
+                    ends.add(tuple(_map_size(form[axis], part, axis) for axis in (0, 1)))
+                if len(ends) > 1:
+                    raise ValueError(f"Inception branch {i}, step {j}: its parts give maps of different sizes")
+                form = ends.pop()
+            forms.append(form)
+        for i, form in enumerate(forms):
+            if form != forms[0]:
+                raise ValueError(f"Inception: branches 0 and {i} give maps of different sizes for some inputs; match "
+                                 "their strides, kernels and paddings")
+        if not any(part.mode == "conv" for branch in branches for step in branch for part in step):
+            raise ValueError("Inception: at least one part must be a convolution")
+        _set(self, "branches", branches)
+
+    def out_channels(self, in_channels: int) -> int:
+        total = 0
+        for branch in self.branches:
+            channels = in_channels
+            for step in branch:
+                channels = sum(part.out_channels(channels) for part in step)
+            total += channels
+        return total
+
+
 Block = Union[Conv, DepthwiseSeparable, InvertedResidual, FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
-              ShuffleV1Unit, Fire, Dense, Pool]
+              ShuffleV1Unit, Fire, Dense, Pool, Inception]
 BLOCK_TYPES: dict[str, type] = {cls.kind: cls for cls in (Conv, DepthwiseSeparable, InvertedResidual,
                                                           FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
-                                                          ShuffleV1Unit, Fire, Dense, Pool)}
+                                                          ShuffleV1Unit, Fire, Dense, Pool, Inception)}
 
 
 @dataclass(frozen=True)
@@ -770,6 +902,9 @@ class Genome:
                 raise ValueError(f"blocks[{i}] has type {kind!r}; known types: {', '.join(BLOCK_TYPES)}")
             if entry.get("se") is not None:
                 entry["se"] = SqueezeExcite(**entry["se"])
+            if kind == "inc":
+                entry["branches"] = tuple(tuple(tuple(InceptionStep(**part) for part in step) for step in branch)
+                                          for branch in entry["branches"])
             blocks.append(BLOCK_TYPES[kind](**entry))
         head = dict(data["head"])
         head["hidden"] = tuple(head.get("hidden", ()))
@@ -802,6 +937,8 @@ def _normalised(block: Block, in_channels: int) -> list[int]:
         return [in_channels, block.width]
     if isinstance(block, Conv) and block.pre:
         return [in_channels]
+    if isinstance(block, Inception):
+        return [part.out for branch in block.branches for step in branch for part in step if part.mode == "conv"]
     if isinstance(block, FusedInvertedResidual):  # without expansion, one convolution straight to out
         return [block.out] + ([block.expanded] if block.expanded != in_channels else [])
     if isinstance(block, ShuffleV1Unit):  # the concatenated shortcut is pooled, not normalised
@@ -825,6 +962,9 @@ def _drops_paths(blocks: tuple[Block, ...]) -> bool:
             seen_first = True
         if isinstance(block, Dense):  # adds to the channels, known or not
             channels = None if channels is None else block.out_channels(channels)
+        elif isinstance(block, Inception):  # its pooling branches pass the input channels on
+            fixed = block.out_channels(0) == block.out_channels(1)
+            channels = block.out_channels(channels or 0) if channels is not None or fixed else None
         elif not isinstance(block, Pool):
             channels = block.out
     return False
@@ -880,7 +1020,18 @@ def _format_net(genome: Genome) -> str:
     return "_".join(tokens)
 
 
+def _format_part(part: InceptionStep) -> str:
+    height, width = part.kernel
+    text = f"{part.mode}{height}" if part.mode != "conv" else str(part.out) + (
+        "" if part.kernel == (1, 1) else f"k{height}" if height == width else f"k{height}x{width}")
+    return text + (f"s{part.stride}" if part.stride != 1 else "") + ("v" if part.valid else "")
+
+
 def _format_block(block: Block) -> str:
+    if isinstance(block, Inception):
+        branches = [".".join("+".join(_format_part(part) for part in step) for step in branch)
+                    for branch in block.branches]
+        return "_".join([block.kind] + [f"b{branch}" for branch in branches] + [block.act])
     tokens = [block.kind] + ([block.mode] if isinstance(block, Pool) else [])
     kernel = getattr(block, "kernel", 3)
     if isinstance(block, Pool):
@@ -1052,7 +1203,45 @@ class _Parser:
                                         "eps<float>, m<float>, sd<float>")
         return {"norm": self.build(body, Norm, **norm), "drop_path": drop_path}
 
+    _PART = re.compile(r"(?:(max|avg)([0-9]+)|([0-9]+)(?:k([0-9]+)(?:x([0-9]+))?)?)(?:s([0-9]+))?(v?)")
+
+    def inception(self, body: str) -> Inception:
+        branches: list[tuple[tuple[InceptionStep, ...], ...]] = []
+        act = None
+        for token in self.tokens(body):
+            if token in ACTIVATIONS:
+                if act is not None:
+                    raise self.error(token, "given twice")
+                act = token
+                continue
+            if not token.startswith("b") or len(token) == 1:
+                raise self.error(token, "unknown token for an inc block; known: b<steps> (a branch: steps joined "
+                                        "by '.', parts by '+'), an activation (" + " ".join(ACTIVATIONS) + ")")
+            steps = []
+            for step in token[1:].split("."):
+                parts = []
+                for text in step.split("+"):
+                    match = self._PART.fullmatch(text)
+                    if not text or not match:
+                        raise self.error(token, f"bad part {text!r}: expected <channels>[k<h>[x<w>]][s<stride>][v] "
+                                                "or max<k>/avg<k>[s<stride>][v]")
+                    mode, window, out, height, width, stride, valid = match.groups()
+                    height = window or height
+                    kernel = self.integer(token, height or "1", "kernel")
+                    parts.append(self.build(token, InceptionStep, mode=mode or "conv",
+                                            out=self.integer(token, out, "out") if out else 0,
+                                            kernel=(kernel, self.integer(token, width, "kernel") if width else kernel),
+                                            stride=self.integer(token, stride, "stride") if stride else 1,
+                                            valid=bool(valid)))
+                steps.append(tuple(parts))
+            branches.append(tuple(steps))
+        if not branches:
+            raise self.error(body, "an inc block needs at least one branch 'b<steps>'")
+        return self.build(body, Inception, branches=tuple(branches), act=act or "relu")
+
     def block(self, body: str, cls: type) -> Block:
+        if cls is Inception:
+            return self.inception(body)
         keys = dict(_TOKENS[cls])
         kwargs: dict[str, Any] = {}
         for token in self.tokens(body):

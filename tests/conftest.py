@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import random
 import subprocess
@@ -29,7 +30,7 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
     if norm is None:
         norm = rng.choice([nas.Norm(), nas.Norm(eps=1e-3, momentum=0.01), nas.Norm(kind="group", groups=4),
                            nas.Norm(kind="layer"), nas.Norm(kind="instance"), nas.Norm(kind="none")])
-    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "shufflev1", "fire", "dense"] + (["pool"] if pools else [])  # type: ignore[list-item]
+    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "shufflev1", "fire", "dense", "inc"] + (["pool"] if pools else [])  # type: ignore[list-item]
     blocks = []
     channels = 3
     for i in range(rng.randint(1, max_blocks)):
@@ -82,6 +83,8 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
             spatial["kernel"] = rng.choice([k for k in kernels if k % 2] or [3])  # the unit takes odd kernels
             block = nas.ShuffleV1Unit(out=out, width=rng.choice([8, 12, 16]) if groups < 4 else 16, groups=groups,
                                       dense=dense, **spatial)
+        elif kind == "inc":
+            block = random_inception(rng, spatial["act"], pools)
         elif kind == "fire":
             block = nas.Fire(squeeze=rng.choice([4, 8]), expand1=rng.choice([4, 8, 16]), expand3=rng.choice([4, 8, 16]),
                              act=spatial["act"])
@@ -100,6 +103,47 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
                     hidden_act=rng.choice(acts), dropout=rng.choice([0.0, 0.2]), dropout_first=rng.random() < 0.5,
                     conv_classifier=conv_classifier, norm_act=rng.random() < 0.3)
     return nas.Genome(blocks=tuple(blocks), head=head, norm=norm, drop_path=rng.choice([0.0, 0.1]))
+
+
+def random_inception(rng: random.Random, act: str, pools: tuple[str, ...]) -> nas.Inception:
+    """A random Inception module: 1 to 4 branches among a 1×1 convolution, a reduction and a k×k
+    convolution, a factorised k×k (1×k then k×1), pooling then a 1×1 projection, a reduction then 1×3 and
+    3×1 side by side, pooling alone; stride 1 or 2, "same" (the last step of every branch strides) or
+    "valid" (every branch ends in a 3×3 stride-2 unpadded convolution or pooling). Its asymmetric kernels
+    come in pairs, so that the receptive field is the same along both axes."""
+    step = nas.InceptionStep
+    stride, valid = rng.choice([(1, False), (1, False), (2, False), (2, True)])
+
+    def width() -> int:
+        return rng.choice(CHANNELS)
+
+    kinds = ["1x1", "kxk", "factorised", "split"] + (["pool-proj", "pool"] if pools else [])
+    branches = []
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.choice(kinds)
+        k = rng.choice([3, 5, 7])
+        if kind == "1x1":
+            steps = [[step(out=width())]]
+        elif kind == "kxk":
+            steps = [[step(out=width())], [step(out=width(), kernel=k)]]
+        elif kind == "factorised":
+            steps = [[step(out=width())], [step(out=width(), kernel=(1, k))], [step(out=width(), kernel=(k, 1))]]
+        elif kind == "split":
+            steps = [[step(out=width())], [step(out=width(), kernel=(1, 3)), step(out=width(), kernel=(3, 1))]]
+        elif kind == "pool-proj":
+            steps = [[step(mode=rng.choice(pools), kernel=3)], [step(out=width())]]
+        else:
+            steps = [[step(mode=rng.choice(pools), kernel=3)]]
+        if valid:
+            pooled = pools and rng.random() < 0.3
+            last = step(mode=rng.choice(pools), kernel=3) if pooled else step(out=width(), kernel=3)
+            steps.append([dataclasses.replace(last, stride=2, valid=True)])
+        elif stride == 2:
+            steps[-1] = [dataclasses.replace(part, stride=2) for part in steps[-1]]
+        branches.append(tuple(tuple(s) for s in steps))
+    if not any(part.mode == "conv" for branch in branches for s in branch for part in s):
+        branches.append(((step(out=width(), stride=stride, kernel=3 if valid else 1, valid=valid),),))
+    return nas.Inception(branches=tuple(branches), act=act)
 
 
 flop_count_macs = flop_counter_macs
