@@ -13,7 +13,8 @@ Conventions:
       pass: each convolution, pooling or linear layer holds its input and its output (normalisation
       and activation run in place); a residual block also holds its input until the addition, as do
       squeeze-and-excitation and parallel branches until their concatenation (which, like a channel
-      shuffle, writes a new tensor). Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
+      shuffle, writes a new tensor); a per-channel product (squeeze-and-excitation's, ConvNeXt's layer
+      scale) holds its input and its output. Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
     * **receptive_field** is the side, in input pixels, of the region one pixel of the last feature
       map sees through the convolutions and pooling windows (global pooling, in the head or in
       squeeze-and-excitation, is left out: it would make every receptive field the whole image).
@@ -28,6 +29,7 @@ from .genome import (
     Block,
     Bottleneck,
     Conv,
+    ConvNeXtBlock,
     DepthwiseSeparable,
     Fire,
     Genome,
@@ -109,8 +111,9 @@ class _Walk:
 
     def conv(self, c_in: int, c_out: int, kernel: int = 1, *, stride: int = 1, dilation: int = 1,
              groups: int = 1, separable: bool = False, padding: int | None = None, bias: bool = False,
-             held: int = 0) -> int:
-        """A conv + norm + act layer; ``held`` elements stay alive beside it. Returns its output size."""
+             held: int = 0, prenorm: bool = False) -> int:
+        """A conv + norm + act layer (norm + conv + act with ``prenorm``); ``held`` elements stay alive
+        beside it. Returns its output size."""
         padding = (kernel - 1) // 2 * dilation if padding is None else padding
         h, w = self.h, self.w
         h_out, w_out = self.spatial(kernel, stride, padding, dilation)
@@ -125,9 +128,13 @@ class _Walk:
             self.macs += h_out * w_out * c_out * (c_in // groups) * kernel * kernel
             self.params += c_out * (c_in // groups) * kernel * kernel
             self.live(held, c_in * h * w, c_out * h_out * w_out)
-        self.params += (c_out if bias or not self.norm else 0) + (2 * c_out if self.norm else 0)
+        self.params += (c_out if bias or not self.norm or prenorm else 0) + self.normalise(c_in if prenorm else c_out)
         self.h, self.w = h_out, w_out
         return c_out * h_out * w_out
+
+    def normalise(self, channels: int) -> int:
+        """The parameters of the network's normalisation of ``channels`` channels (weight and bias)."""
+        return 2 * channels if self.norm else 0
 
     def pool(self, channels: int, pool: Pool) -> None:
         x = self.size(channels)
@@ -175,7 +182,7 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
     spatial = dict(stride=block.stride, dilation=block.dilation, separable=block.separable)
     if isinstance(block, Conv):
         walk.conv(c_in, block.out, block.kernel, groups=block.groups, padding=block.padding, bias=block.bias,
-                  **spatial)
+                  prenorm=block.prenorm, **spatial)
         if block.shuffle:
             walk.live(2 * walk.size(block.out))
     elif isinstance(block, DepthwiseSeparable):
@@ -224,6 +231,15 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
             branches.append(walk.branch(lambda: walk.conv(c_in, block.out, stride=block.stride, held=branches[0][0])))
         walk.join(*branches)
         walk.live(x, branches[0][0])  # the addition, in place
+    elif isinstance(block, ConvNeXtBlock):  # the input is held for the addition
+        x = walk.size(c_in)
+        walk.conv(c_in, c_in, block.kernel, groups=c_in, bias=True, **spatial)  # its input is x itself
+        hidden = walk.size(block.expanded)
+        walk.macs += 2 * walk.h * walk.w * c_in * block.expanded  # the two linear layers, at every pixel
+        walk.params += 2 * c_in * block.expanded + block.expanded + c_in + c_in  # weights, biases, layer scale
+        walk.live(x, x, hidden)
+        walk.live(x, hidden, x)
+        walk.live(x, x, x)  # the layer scale's product; the addition is in place
     elif isinstance(block, ShuffleUnit):
         x = walk.size(c_in)
         half = block.out // 2
@@ -259,6 +275,7 @@ def _walk(genome: Genome, resolution: tuple[int, int], in_channels: int, num_cla
         walk.where = "head"
         walk.conv(channels, head.width)
         channels = head.width
+    walk.params += walk.normalise(channels) if head.norm else 0
     if head.conv_classifier:
         walk.macs += walk.h * walk.w * channels * num_classes
         walk.params += channels * num_classes + num_classes
