@@ -296,7 +296,8 @@ class _Spatial:
 
 @dataclass(frozen=True)
 class Conv(_Spatial):
-    """Convolution, normalisation, activation (``torchvision.ops.Conv2dNormActivation``)."""
+    """Convolution, normalisation, activation (``torchvision.ops.Conv2dNormActivation``); with ``prenorm``,
+    normalisation of the input, convolution with a bias, activation (ConvNeXt's downsampling layers)."""
 
     groups: int = 1
     shuffle: bool = False
@@ -758,7 +759,7 @@ def _normalised(block: Block, in_channels: int) -> list[int]:
 
 def _drops_paths(blocks: tuple[Block, ...]) -> bool:
     """Whether stochastic depth can act: some residual block after the first (the first gets rate 0)
-    has a residual branch (``res`` and ``bot`` always; ``ir`` and ``fir`` with stride 1 and the same
+    has a residual branch (``res``, ``bot`` and ``cnx`` always; ``ir`` and ``fir`` with stride 1 and the same
     channels in and out, where the input channels are known from the genome)."""
     seen_first = False
     channels: int | None = None  # unknown until a block fixes them
