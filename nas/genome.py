@@ -659,6 +659,10 @@ class Genome:
         if self.norm.kind == "group" and self.head.width % self.norm.groups:
             raise ValueError(f"head: group norm with groups={self.norm.groups} must divide its "
                              f"{self.head.width} channels")
+        pooled = self.head.width or in_channels
+        if self.norm.kind == "group" and self.head.norm and pooled % self.norm.groups:
+            raise ValueError(f"head: group norm with groups={self.norm.groups} must divide the {pooled} pooled "
+                             "channels it normalises")
         return tuple(result)
 
     def out_channels(self, in_channels: int = 3) -> int:

@@ -155,6 +155,7 @@ def test_a_different_layer_norm_is_caught() -> None:
     ("conv_c8 cnx_c8_x32_ls1.5 head", "ConvNeXtBlock.layer_scale=1.5 must be in [0.0, 1.0]"),
     ("conv_c8 head_p2_norm", "Head.norm normalises the globally pooled features: it needs pool=1"),
     ("net_in conv_c8 head_norm", "Head.norm with instance normalisation"),
+    ("net_gn4 conv_c8 conv_c6_pre head_norm", "head: group norm with groups=4 must divide the 6 pooled channels"),
     ("net_sdlast conv_c8 cnx_c8_x8*2 head", "'sdlast' sets the rule of stochastic depth: it needs a rate"),
 ])
 def test_bad_convnext_genes_give_clear_errors(text: str, fragment: str) -> None:
