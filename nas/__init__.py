@@ -12,6 +12,7 @@ from .cost import Cost, count, min_resolution
 from .genome import (
     Bottleneck,
     Conv,
+    ConvNeXtBlock,
     Dense,
     DepthwiseSeparable,
     Fire,
@@ -35,6 +36,7 @@ from .space import Inverse, Space, get_space, list_spaces, register_space
 __all__ = [
     "Bottleneck",
     "Conv",
+    "ConvNeXtBlock",
     "Cost",
     "Dense",
     "DepthwiseSeparable",

@@ -23,10 +23,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NormLayer", "instance_norm", "StochasticDepth", "ConvNormAct", "SqueezeExcitation",
+__all__ = ["NormLayer", "instance_norm", "LayerNorm2d", "StochasticDepth", "ConvNormAct", "SqueezeExcitation",
            "DepthwiseSeparableConv", "MBConv", "FusedMBConv", "ResidualBlock", "ShuffleV1Block", "ShuffleV2Unit",
-           "FireModule", "DenseLayer", "NormAct", "Concat", "InceptionModule", "ClassifierHead", "ConvClassifier", "Net",
-           "init_weights"]
+           "FireModule", "DenseLayer", "NormAct", "CNBlock", "Concat", "InceptionModule", "ClassifierHead",
+           "ConvClassifier", "Net", "init_weights"]
 
 NormLayer = Callable[[int], nn.Module]  # channels -> normalisation module
 
@@ -42,6 +42,14 @@ def instance_norm(channels: int, eps: float = 1e-5) -> nn.Module:
     return nn.GroupNorm(channels, channels, eps=eps)
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """Layer normalisation over the channels of an (N, C, H, W) map, at every pixel (torchvision's
+    ``LayerNorm2d``, ConvNeXt's normalisation): ``LayerNorm2d(channels, eps=1e-6)``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
 def _norm_act(channels: int, norm_layer: NormLayer | None, act_layer: type[nn.Module]) -> OrderedDict[str, nn.Module]:
     """Norm and activation that come before a convolution (pre-activation) or alone. The activation runs
     in place only after a norm, which writes a new tensor: the input itself may still be needed (a dense
@@ -92,7 +100,9 @@ class ConvNormAct(nn.Sequential):
     a bias only without a norm, unless ``bias`` asks for one. ``separable`` factors a k×k kernel into k×1
     and 1×k; ``shuffle`` shuffles the channels across the groups afterwards (ShuffleNetV1, Zhang et al.,
     2018). ``pre`` puts the normalisation (of the input) and the activation first: pre-activation, as in
-    DenseNet's transitions and dense layers (Huang et al., 2017)."""
+    DenseNet's transitions and dense layers (Huang et al., 2017); the convolution then has a bias only
+    with ``bias`` (ConvNeXt's downsampling layers, Liu et al., 2022: a norm, no activation, a convolution
+    with a bias)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, *, stride: int = 1,
                  dilation: int = 1, groups: int = 1, separable: bool = False,
@@ -367,6 +377,30 @@ class DenseLayer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat((x, self.conv2(self.conv1(x))), dim=1)
+class CNBlock(nn.Module):
+    """ConvNeXt block (Liu et al., "A ConvNet for the 2020s", 2022), as torchvision's ``CNBlock``: a
+    depthwise k×k convolution with a bias, ``norm_layer`` (``LayerNorm2d``: over the channels), then,
+    channels last, a linear layer to ``expanded`` channels, ``act_layer``, a linear layer back; each
+    channel scaled by ``layer_scale`` (a parameter, registered first as torchvision's is), stochastic
+    depth, and the input added back."""
+
+    def __init__(self, channels: int, expanded: int, kernel: int = 7, *, dilation: int = 1, separable: bool = False,
+                 norm_layer: NormLayer | None = LayerNorm2d, act_layer: type[nn.Module] = nn.GELU,
+                 layer_scale: float = 1e-6, drop_path: float = 0.0) -> None:
+        super().__init__()
+        self.layer_scale = nn.Parameter(torch.full((channels, 1, 1), layer_scale))
+        self.depthwise = _conv(channels, channels, kernel, stride=1, dilation=dilation, groups=channels,
+                               separable=separable, bias=True, padding=None)
+        self.norm = norm_layer(channels) if norm_layer is not None else nn.Identity()
+        self.expand = nn.Linear(channels, expanded)
+        self.act = _act(act_layer)
+        self.project = nn.Linear(expanded, channels)
+        self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.norm(self.depthwise(x)).permute(0, 2, 3, 1)
+        out = self.project(self.act(self.expand(out))).permute(0, 3, 1, 2)
+        return self.drop_path(self.layer_scale * out) + x
 
 
 class Concat(nn.ModuleList):
@@ -410,13 +444,17 @@ class InceptionModule(nn.Module):
 
 
 class ClassifierHead(nn.Sequential):
-    """What follows the pooled, flattened features: hidden linear layers with their activation,
-    dropout (after every hidden layer and before the classifier, or with ``dropout_first`` before
-    every hidden layer, AlexNet's order), and the linear classifier."""
+    """What follows the pooled, flattened features: ``norm_layer`` on them (seen as a 1×1 map;
+    ConvNeXt's), hidden linear layers with their activation, dropout (after every hidden layer and
+    before the classifier, or with ``dropout_first`` before every hidden layer, AlexNet's order), and
+    the linear classifier."""
 
     def __init__(self, in_features: int, num_classes: int, *, hidden: tuple[int, ...] = (),
-                 act_layer: type[nn.Module] = nn.ReLU, dropout: float = 0.0, dropout_first: bool = False) -> None:
+                 act_layer: type[nn.Module] = nn.ReLU, dropout: float = 0.0, dropout_first: bool = False,
+                 norm_layer: NormLayer | None = None) -> None:
         layers: list[nn.Module] = []
+        if norm_layer is not None:
+            layers += [nn.Unflatten(1, (in_features, 1, 1)), norm_layer(in_features), nn.Flatten(1)]
         for width in hidden:
             if dropout_first:
                 layers.append(nn.Dropout(dropout))

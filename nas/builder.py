@@ -17,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from .blocks import (
+    CNBlock,
     ClassifierHead,
     ConvClassifier,
     ConvNormAct,
@@ -25,6 +26,7 @@ from .blocks import (
     FireModule,
     FusedMBConv,
     InceptionModule,
+    LayerNorm2d,
     MBConv,
     Net,
     NormAct,
@@ -42,6 +44,7 @@ from .genome import (
     Block,
     Bottleneck,
     Conv,
+    ConvNeXtBlock,
     Dense,
     DepthwiseSeparable,
     Fire,
@@ -90,7 +93,8 @@ def norm_layer(norm: Norm) -> NormLayer | None:
 
     Layer and instance normalisation are GroupNorm with one group, and with one group per channel:
     the same statistics as ``LayerNorm`` over (C, H, W) and ``InstanceNorm2d(affine=True)``, with no
-    dependence on the resolution and no error on 1×1 maps.
+    dependence on the resolution and no error on 1×1 maps. ``layer2d`` is :class:`~nas.blocks.LayerNorm2d`,
+    over the channels alone (ConvNeXt's).
     """
     eps = {} if norm.eps == 1e-5 else {"eps": norm.eps}
     if norm.kind == "batch":
@@ -102,6 +106,8 @@ def norm_layer(norm: Norm) -> NormLayer | None:
         return partial(nn.GroupNorm, 1, **eps)
     if norm.kind == "instance":
         return partial(instance_norm, **eps) if eps else instance_norm
+    if norm.kind == "layer2d":
+        return partial(LayerNorm2d, **eps) if eps else LayerNorm2d
     return None
 
 
@@ -143,11 +149,14 @@ def plan(genome: Genome | str, *, num_classes: int = 1000, in_channels: int = 3)
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise ValueError(f"num_classes={num_classes!r} must be a positive int")
     norm = norm_layer(genome.norm)
+    # stochastic depth rises linearly over the residual blocks: to drop_path * (n - 1) / n at the last
+    # (EfficientNet's rule), or to drop_path itself with drop_path_to_last (ConvNeXt's)
     n_residual = sum(block.residual for block in genome.blocks)
+    steps = n_residual - 1 if genome.drop_path_to_last else n_residual
     residual_index = 0
     layers: list[Layer] = []
     for block, c_in in zip(genome.blocks, genome.channels(in_channels)):
-        drop_path = genome.drop_path * residual_index / n_residual if block.residual else 0.0
+        drop_path = genome.drop_path * residual_index / steps if block.residual and steps else 0.0
         residual_index += block.residual
         layers.append(_block(block, c_in, norm, drop_path))
     features = genome.out_channels(in_channels)
@@ -163,7 +172,7 @@ def plan(genome: Genome | str, *, num_classes: int = 1000, in_channels: int = 3)
     else:
         classifier = Layer(ClassifierHead, (features * head.pool ** 2, num_classes), {
             "hidden": head.hidden, "act_layer": act_layer(head.hidden_act), "dropout": head.dropout,
-            "dropout_first": head.dropout_first})
+            "dropout_first": head.dropout_first, "norm_layer": norm if head.pooled_norm else None})
     return Plan(genome, tuple(layers), classifier, None if head.conv_classifier else head.pool, norm)
 
 
@@ -212,6 +221,10 @@ def _block(block: Block, c_in: int, norm: NormLayer | None, drop_path: float) ->
             "shuffle": block.shuffle, "pre": block.pre})
     if isinstance(block, DepthwiseSeparable):
         return Layer(DepthwiseSeparableConv, (c_in, block.out, block.kernel), spatial)
+    if isinstance(block, ConvNeXtBlock):
+        return Layer(CNBlock, (c_in, block.expanded, block.kernel), {
+            "dilation": block.dilation, "separable": block.separable, **layers, "layer_scale": block.layer_scale,
+            "drop_path": drop_path})
     if isinstance(block, FusedInvertedResidual):
         return Layer(FusedMBConv, (c_in, block.out, block.expanded, block.kernel), {**spatial, "drop_path": drop_path})
     se = {"se_layer": se_layer(getattr(block, "se", None))}

@@ -14,7 +14,8 @@ Conventions:
       and activation run in place); a residual block also holds its input until the addition, as do
       squeeze-and-excitation and parallel branches until their concatenation (which, like a channel
       shuffle, writes a new tensor), and a dense layer until its concatenation (its first norm then
-      writes a copy). Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
+      writes a copy); a per-channel product (squeeze-and-excitation's, ConvNeXt's layer scale) holds its
+      input and its output. Multiply by 4 for float32 bytes (:attr:`Cost.activation_bytes`).
     * **receptive_field** is the side, in input pixels, of the region one pixel of the last feature
       map sees through the convolutions and pooling windows (the longer side, should an Inception
       module's 1×k and k×1 kernels make it oblong) (global pooling, in the head or in
@@ -30,6 +31,7 @@ from .genome import (
     Block,
     Bottleneck,
     Conv,
+    ConvNeXtBlock,
     Dense,
     DepthwiseSeparable,
     Fire,
@@ -143,7 +145,7 @@ class _Walk:
         return c_out * h_out * w_out
 
     def norm_act(self, channels: int) -> None:
-        """A norm (its scale and shift) and an activation, in place."""
+        """A norm (its scale and shift) and an activation if any, in place: only the norm's parameters count."""
         self.params += 2 * channels if self.norm else 0
 
     def pool(self, channels: int, pool: Pool) -> None:
@@ -318,6 +320,15 @@ def _block(walk: _Walk, block: Block, c_in: int) -> None:
             s = walk.branch(shortcut)
             walk.join(b, s)
             walk.live(b[0], s[0], walk.size(block.out))  # the concatenation
+    elif isinstance(block, ConvNeXtBlock):  # the input is held for the addition
+        x = walk.size(c_in)
+        walk.conv(c_in, c_in, block.kernel, groups=c_in, bias=True, **spatial)  # its input is x itself
+        hidden = walk.size(block.expanded)
+        walk.macs += 2 * walk.h * walk.w * c_in * block.expanded  # the two linear layers, at every pixel
+        walk.params += 2 * c_in * block.expanded + block.expanded + c_in + c_in  # weights, biases, layer scale
+        walk.live(x, x, hidden)
+        walk.live(x, hidden, x)
+        walk.live(x, x, x)  # the layer scale's product; the addition is in place
     elif isinstance(block, ShuffleUnit):
         x = walk.size(c_in)
         half = block.out // 2
@@ -355,6 +366,8 @@ def _walk(genome: Genome, resolution: tuple[int, int], in_channels: int, num_cla
         walk.where = "head"
         walk.conv(channels, head.width)
         channels = head.width
+    if head.pooled_norm:  # a norm of the pooled features, without an activation
+        walk.norm_act(channels)
     if head.conv_classifier:
         walk.macs += walk.h * walk.w * channels * num_classes
         walk.params += channels * num_classes + num_classes

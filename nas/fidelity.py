@@ -70,7 +70,9 @@ def torchvision_fidelity(genome: Genome, builder: str, *, logit_resolution: int 
     Costs are taken at the crop size of the builder's first weights (when ``kwargs`` leave the member
     those weights describe, :func:`describes_published`) or 224; logits at ``logit_resolution`` (or the
     smallest input the network takes, when larger: Inception-v3's 75), after giving the batch-norm
-    layers random statistics so that every constant matters.
+    layers random statistics and affine parameters, the layer-norm layers random affine parameters and
+    ConvNeXt's layer scales (initialised to 1e-6, which would hide its blocks) random values of order 1,
+    so that every constant matters.
     """
     from torchvision.models import get_model, get_model_weights
 
@@ -103,6 +105,11 @@ def torchvision_fidelity(genome: Genome, builder: str, *, logit_resolution: int 
             m.running_var.uniform_(0.5, 2.0)
             torch.nn.init.uniform_(m.weight, 0.5, 1.5)
             torch.nn.init.uniform_(m.bias, -0.2, 0.2)
+        elif isinstance(m, torch.nn.LayerNorm):
+            torch.nn.init.uniform_(m.weight, 0.5, 1.5)
+            torch.nn.init.uniform_(m.bias, -0.2, 0.2)
+        if isinstance(getattr(m, "layer_scale", None), torch.nn.Parameter):
+            torch.nn.init.uniform_(m.layer_scale, 0.5, 1.5)
     ours = build(genome).eval()
     src = list(reference.parameters()) + list(reference.buffers())
     dst = list(ours.parameters()) + list(ours.buffers())

@@ -26,12 +26,16 @@ channels); a value over a limit is refused with the token, the value and the lim
     ``gn<G>``         group normalisation with G groups; ``eps<float>`` may follow.
     ``ln``            layer normalisation (over channels, height and width: GroupNorm with 1 group).
     ``in``            instance normalisation (per channel: GroupNorm with one group per channel).
+    ``ln2d``          layer normalisation over the channels alone, at every pixel (torchvision's
+                      ``LayerNorm2d``; ConvNeXt uses it with ``eps1e-06``).
     ``nonorm``        no normalisation; convolutions then carry a bias.
     ``sd<float>``     stochastic depth: the residual branch of residual block i of n (blocks
-                      ``ir``, ``fir``, ``res`` and ``bot``, counted from 0) is dropped with probability
+                      ``ir``, ``fir``, ``res``, ``bot`` and ``cnx``, counted from 0) is dropped with probability
                       ``sd * i / n`` in training (EfficientNet's rule). Default 0.
+    ``sdlast``        with ``sd``: the rate rises to ``sd`` at the last residual block instead,
+                      ``sd * i / (n - 1)`` (ConvNeXt's rule).
 
-Keys shared by the blocks that convolve (``conv ds ir fir res bot shufflev1 shuffle``):
+Keys shared by the blocks that convolve (``conv ds ir fir res bot shufflev1 shuffle cnx``):
     ``c<int>``        output channels (required).
     ``k<int>``        kernel size (default 3); ``sep`` makes it spatially separable: a k×1
                       convolution followed by a 1×k one.
@@ -45,7 +49,10 @@ Keys shared by the blocks that convolve (``conv ds ir fir res bot shufflev1 shuf
     ``p<int>``        explicit padding (AlexNet's 11×11 uses ``p2``, LeNet's 5×5 ``p0``).
     ``bias``          a bias even before a normalisation (torchvision's VGG with batch norm).
     ``pre``           pre-activation: normalisation (of the input channels) and activation come
-                      before the convolution (DenseNet's transition: ``conv_k1_c128_pre pool_avg``).
+                      before the convolution, and no normalisation after it; the convolution then has
+                      a bias only with ``bias`` (DenseNet's transition: ``conv_k1_c128_pre pool_avg``;
+                      ConvNeXt's downsampling, a norm and a biased convolution:
+                      ``conv_k2_s2_c192_pre_bias_none``).
 
 ``ds_...`` -- depthwise-separable convolution (MobileNetV1): depthwise k×k conv, norm, activation,
 then pointwise 1×1 conv, norm, activation.
@@ -98,6 +105,14 @@ and the other goes through 1×1 conv, depthwise k×k conv, 1×1 conv; with strid
 the whole input (one depthwise k×k + 1×1, the other as above). The halves are concatenated and
 shuffled. ``c`` must be even; with stride 1 it must equal the input channels.
 
+``cnx_...`` -- ConvNeXt block (ConvNeXt): a depthwise k×k convolution with a bias, normalisation, a
+linear layer to ``x`` channels, activation, a linear layer back to ``c``, each channel scaled by a
+learnt layer scale, and the input added back. ``c`` must equal the input channels and the stride is 1.
+With ``ln2d`` the normalisation is the paper's LayerNorm over the channels.
+    ``x<int>``        expanded channels (required; ConvNeXt uses 4 × ``c``).
+    ``ls<float>``     initial value of the layer scale, from 0 to 1 (default 1e-06).
+    Example (a ConvNeXt-T block): ``cnx_k7_c96_x384_gelu``.
+
 ``fire_...`` -- Fire module (SqueezeNet): 1×1 squeeze, then parallel 1×1 and 3×3 expansions,
 concatenated (``c`` is their sum, not written):
     ``sq<int>``       squeeze channels (required).
@@ -133,8 +148,8 @@ stride (default: the window), ``p<int>`` padding (default 0), ``ceil`` to round 
 
 ``head_...`` (last group, required) -- the classifier: an optional normalisation and activation of the
 last feature map, an optional 1×1 convolution (with norm and activation) to a wide feature, adaptive
-average pooling, hidden linear layers, dropout, and the final classifier (its width is
-``num_classes``, chosen when building):
+average pooling, an optional normalisation of the pooled features, hidden linear layers, dropout, and
+the final classifier (its width is ``num_classes``, chosen when building):
     ``norm``          normalisation and activation of the last feature map, before anything else
                       (DenseNet's final ``norm5`` and ReLU; pre-activation networks end that way).
     ``c<int>``        width of the 1×1 convolution (default 0: none).
@@ -146,6 +161,10 @@ average pooling, hidden linear layers, dropout, and the final classifier (its wi
                       ``dfirst`` puts it before every hidden layer instead (AlexNet's order).
     ``convcls``       SqueezeNet's classifier instead: dropout, a 1×1 convolution to the classes,
                       ReLU, global pooling (no hidden layers, ``p1``).
+    ``pnorm``         the network's normalisation of the pooled features, after the pooling and
+                      before the rest (ConvNeXt's LayerNorm before its classifier; needs ``p1``, not
+                      ``convcls``, and a norm other than ``in``; batch norm there trains on batches of
+                      2 or more). ``norm`` and ``pnorm`` may both be given: before and after pooling.
 
 Example (MobileNetV2, abridged)::
 
@@ -176,6 +195,7 @@ __all__ = [
     "POOLS",
     "Bottleneck",
     "Conv",
+    "ConvNeXtBlock",
     "Dense",
     "DepthwiseSeparable",
     "Fire",
@@ -198,7 +218,7 @@ __all__ = [
 
 ACTIVATIONS = ("relu", "relu6", "hardswish", "silu", "gelu", "sigmoid", "tanh", "none")
 GATES = ("sigmoid", "hardsigmoid")
-NORMS = ("batch", "group", "layer", "instance", "none")
+NORMS = ("batch", "group", "layer", "instance", "layer2d", "none")
 POOLS = ("max", "avg")
 
 
@@ -332,7 +352,9 @@ class _Spatial:
 @dataclass(frozen=True)
 class Conv(_Spatial):
     """Convolution, normalisation, activation (``torchvision.ops.Conv2dNormActivation``); with ``pre``,
-    normalisation and activation first (pre-activation, as DenseNet's transitions, Huang et al., 2017)."""
+    normalisation and activation first (pre-activation, as DenseNet's transitions, Huang et al., 2017),
+    and ``bias`` the convolution's own (ConvNeXt's downsampling layers, Liu et al., 2022: a norm, no
+    activation, a convolution with a bias)."""
 
     groups: int = 1
     shuffle: bool = False
@@ -398,6 +420,27 @@ class FusedInvertedResidual(_Expanded):
     stride is 1 and input and output channels agree."""
 
     kind: ClassVar[str] = "fir"
+
+
+@dataclass(frozen=True)
+class ConvNeXtBlock(_Expanded):
+    """ConvNeXt block (Liu et al., "A ConvNet for the 2020s", CVPR 2022; torchvision's ``CNBlock``): a
+    depthwise k×k convolution with a bias (the paper's 7×7), normalisation (the paper's LayerNorm over
+    the channels), a linear layer to ``expanded`` channels (the paper's inverted bottleneck, 4×), the
+    activation (GELU), a linear layer back, a per-channel layer scale initialised to ``layer_scale``
+    (Touvron et al., 2021; the paper's 1e-6), and the input added back. It keeps its channels and
+    resolution: ``out`` must equal the input channels and ``stride`` is 1."""
+
+    layer_scale: float = 1e-6
+    kind: ClassVar[str] = "cnx"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.stride != 1:
+            raise ValueError(f"ConvNeXtBlock.stride={self.stride} must be 1: the block adds its input back "
+                             "(downsample with a conv block before it)")
+        _set(self, "layer_scale", _check_float("ConvNeXtBlock", "layer_scale", self.layer_scale, low=0.0, high=1.0,
+                                               high_open=False))
 
 
 @dataclass(frozen=True)
@@ -664,17 +707,18 @@ class Inception:
 
 
 Block = Union[Conv, DepthwiseSeparable, InvertedResidual, FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
-              ShuffleV1Unit, Fire, Dense, Pool, Inception]
+              ShuffleV1Unit, Fire, Dense, Pool, Inception, ConvNeXtBlock]
 BLOCK_TYPES: dict[str, type] = {cls.kind: cls for cls in (Conv, DepthwiseSeparable, InvertedResidual,
                                                           FusedInvertedResidual, Residual, Bottleneck, ShuffleUnit,
-                                                          ShuffleV1Unit, Fire, Dense, Pool, Inception)}
+                                                          ShuffleV1Unit, Fire, Dense, Pool, Inception, ConvNeXtBlock)}
 
 
 @dataclass(frozen=True)
 class Head:
     """Classifier head: optional norm and ``act`` of the last feature map (``norm_act``, DenseNet's),
     optional 1×1 conv to ``width`` (norm, ``act``), adaptive average pooling to
-    ``pool``×``pool``, ``hidden`` linear layers (``hidden_act``), dropout, linear classifier; or, with
+    ``pool``×``pool``, with ``pooled_norm`` the network's normalisation of the pooled features
+    (ConvNeXt's), ``hidden`` linear layers (``hidden_act``), dropout, linear classifier; or, with
     ``conv_classifier``, SqueezeNet's dropout, 1×1 conv to the classes, ReLU, global pooling."""
 
     width: int = 0
@@ -686,6 +730,7 @@ class Head:
     dropout_first: bool = False
     conv_classifier: bool = False
     norm_act: bool = False
+    pooled_norm: bool = False
 
     def __post_init__(self) -> None:
         hidden = self.hidden
@@ -706,6 +751,10 @@ class Head:
         _check_bool("Head", "dropout_first", self.dropout_first)
         _check_bool("Head", "conv_classifier", self.conv_classifier)
         _check_bool("Head", "norm_act", self.norm_act)
+        _check_bool("Head", "pooled_norm", self.pooled_norm)
+        if self.pooled_norm and (self.conv_classifier or self.pool != 1):
+            raise ValueError("Head.pooled_norm normalises the globally pooled features: it needs pool=1 and no "
+                             f"conv_classifier, got pool={self.pool}, conv_classifier={self.conv_classifier}")
         if self.conv_classifier and (hidden or self.pool != 1):
             raise ValueError("Head.conv_classifier (SqueezeNet's) takes no hidden layers and pool=1, got "
                              f"hidden={hidden}, pool={self.pool}")
@@ -751,7 +800,9 @@ class Norm:
 @dataclass(frozen=True)
 class Genome:
     """A CNN architecture: ``blocks`` (the feature extractor, in order), the ``head``, the network-wide
-    ``norm`` and the stochastic-depth rate ``drop_path``. See the module docstring for the grammar.
+    ``norm``, the stochastic-depth rate ``drop_path`` and its rule (``drop_path_to_last``: residual block
+    i of n gets ``drop_path * i / (n - 1)``, ConvNeXt's rule, instead of ``drop_path * i / n``,
+    EfficientNet's). See the module docstring for the grammar.
 
     Example:
         >>> g = Genome.parse("conv_k3_s2_c16_hardswish ir_c16_x64_se16_relu head_c64_d0.1")
@@ -763,6 +814,7 @@ class Genome:
     head: Head = field(default_factory=Head)
     norm: Norm = field(default_factory=Norm)
     drop_path: float = 0.0
+    drop_path_to_last: bool = False
 
     def __post_init__(self) -> None:
         blocks = self.blocks
@@ -793,12 +845,18 @@ class Genome:
                            else b for b in blocks)
             if head.norm_act and head.act == "none":
                 head = dataclasses.replace(head, norm_act=False)
+            head = dataclasses.replace(head, pooled_norm=False)  # nothing normalises the pooled features
+        if head.pooled_norm and self.norm.kind == "instance":
+            raise ValueError("Head.pooled_norm with instance normalisation would normalise each pooled feature alone "
+                             "(to a constant); use another norm or no pooled norm")
         drop_path = _check_float("Genome", "drop_path", self.drop_path, low=0.0, high=1.0, high_open=True)
+        _check_bool("Genome", "drop_path_to_last", self.drop_path_to_last)
         if not _drops_paths(blocks):
             drop_path = 0.0  # no residual branch it could drop: the rate cannot change the network
         _set(self, "blocks", blocks)
         _set(self, "head", head)
         _set(self, "drop_path", drop_path)
+        _set(self, "drop_path_to_last", self.drop_path_to_last and drop_path > 0)
 
     def channels(self, in_channels: int = 3) -> tuple[int, ...]:
         """The input channels of each block for an image with ``in_channels`` channels, after checking
@@ -831,6 +889,9 @@ class Genome:
                     name, channels = next(iter(bad.items()))
                     raise ValueError(f"{where}: groups={block.groups} must divide the grouped convolutions' "
                                      f"{name}={channels}")
+            if isinstance(block, ConvNeXtBlock) and in_channels != out:
+                raise ValueError(f"{where}: a ConvNeXt block keeps its channels, but gets {in_channels} and "
+                                 f"gives {out}; change them with a conv block before it")
             if self.norm.kind == "group":
                 for channels in _normalised(block, in_channels):
                     if channels % self.norm.groups:
@@ -843,6 +904,10 @@ class Genome:
         if self.norm.kind == "group" and self.head.norm_act and in_channels % self.norm.groups:
             raise ValueError(f"head: group norm with groups={self.norm.groups} must divide the {in_channels} "
                              "channels of the last feature map it normalises (norm)")
+        pooled = self.head.width or in_channels
+        if self.norm.kind == "group" and self.head.pooled_norm and pooled % self.norm.groups:
+            raise ValueError(f"head: group norm with groups={self.norm.groups} must divide the {pooled} pooled "
+                             "channels it normalises (pnorm)")
         return tuple(result)
 
     def out_channels(self, in_channels: int = 3) -> int:
@@ -884,6 +949,7 @@ class Genome:
             "format": "nas.genome/1",
             "norm": dataclasses.asdict(self.norm),
             "drop_path": self.drop_path,
+            "drop_path_to_last": self.drop_path_to_last,
             "blocks": [{"type": block.kind, **dataclasses.asdict(block)} for block in self.blocks],
             "head": head,
         }
@@ -908,7 +974,8 @@ class Genome:
             blocks.append(BLOCK_TYPES[kind](**entry))
         head = dict(data["head"])
         head["hidden"] = tuple(head.get("hidden", ()))
-        return cls(blocks=tuple(blocks), head=Head(**head), norm=Norm(**data["norm"]), drop_path=data["drop_path"])
+        return cls(blocks=tuple(blocks), head=Head(**head), norm=Norm(**data["norm"]), drop_path=data["drop_path"],
+                   drop_path_to_last=data.get("drop_path_to_last", False))
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -950,7 +1017,7 @@ def _normalised(block: Block, in_channels: int) -> list[int]:
 
 def _drops_paths(blocks: tuple[Block, ...]) -> bool:
     """Whether stochastic depth can act: some residual block after the first (the first gets rate 0)
-    has a residual branch (``res`` and ``bot`` always; ``ir`` and ``fir`` with stride 1 and the same
+    has a residual branch (``res``, ``bot`` and ``cnx`` always; ``ir`` and ``fir`` with stride 1 and the same
     channels in and out, where the input channels are known from the genome)."""
     seen_first = False
     channels: int | None = None  # unknown until a block fixes them
@@ -976,7 +1043,7 @@ def _drops_paths(blocks: tuple[Block, ...]) -> bool:
 
 _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
     Conv: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("p", "padding"),
-           ("g", "groups"), ("shuf", "shuffle"), ("c", "out"), ("bias", "bias"), ("pre", "pre")),
+           ("g", "groups"), ("shuf", "shuffle"), ("c", "out"), ("pre", "pre"), ("bias", "bias")),
     DepthwiseSeparable: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out")),
     InvertedResidual: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
                        ("x", "expanded"), ("g", "groups"), ("se", "se")),
@@ -992,13 +1059,15 @@ _TOKENS: dict[type, tuple[tuple[str, str], ...]] = {
     Fire: (("sq", "squeeze"), ("e", "expand")),
     Dense: (("k", "kernel"), ("gr", "growth"), ("w", "width")),
     Pool: (("k", "kernel"), ("s", "stride"), ("p", "padding"), ("ceil", "ceil")),
+    ConvNeXtBlock: (("k", "kernel"), ("sep", "separable"), ("s", "stride"), ("d", "dilation"), ("c", "out"),
+                    ("x", "expanded"), ("ls", "layer_scale")),
 }
 _FLAGS = {"sep", "shuf", "bias", "proj", "ceil", "pre", "regnet", "dense"}
 _REQUIRED: dict[type, tuple[str, ...]] = {
     Conv: ("out",), DepthwiseSeparable: ("out",), InvertedResidual: ("out", "expanded"),
     FusedInvertedResidual: ("out", "expanded"), Residual: ("out",),
     Bottleneck: ("out", "width"), ShuffleUnit: ("out",), Fire: ("squeeze", "expand"), Dense: ("growth", "width"),
-    Pool: ("mode",), ShuffleV1Unit: ("out", "width"),
+    Pool: ("mode",), ShuffleV1Unit: ("out", "width"), ConvNeXtBlock: ("out", "expanded"),
 }
 
 
@@ -1010,13 +1079,15 @@ def _num(value: float) -> str:
 def _format_net(genome: Genome) -> str:
     norm = genome.norm
     tokens = ["net", {"batch": "bn", "group": f"gn{norm.groups}", "layer": "ln", "instance": "in",
-                      "none": "nonorm"}[norm.kind]]
+                      "layer2d": "ln2d", "none": "nonorm"}[norm.kind]]
     if norm.eps != 1e-5:
         tokens.append(f"eps{_num(norm.eps)}")
     if norm.momentum != 0.1:
         tokens.append(f"m{_num(norm.momentum)}")
     if genome.drop_path:
         tokens.append(f"sd{_num(genome.drop_path)}")
+    if genome.drop_path_to_last:
+        tokens.append("sdlast")
     return "_".join(tokens)
 
 
@@ -1048,6 +1119,9 @@ def _format_block(block: Block) -> str:
         if key in _FLAGS:
             if value:
                 tokens.append(key)
+        elif name == "layer_scale":
+            if value != 1e-6:
+                tokens.append(f"ls{_num(value)}")
         elif name == "se":
             if value is not None:
                 extra = "" if (value.act, value.gate) == ("relu", "sigmoid") else f".{value.act}.{value.gate}"
@@ -1069,6 +1143,8 @@ def _format_head(head: Head) -> str:
         tokens.append(head.act)
     if head.pool != 1:
         tokens.append(f"p{head.pool}")
+    if head.pooled_norm:
+        tokens.append("pnorm")
     suffix = "" if head.hidden_act == head.act else f".{head.hidden_act}"
     tokens += [f"h{width}{suffix}" for width in head.hidden]
     if head.dropout_first:
@@ -1175,12 +1251,13 @@ class _Parser:
         return self.build(self.text, Genome, blocks=tuple(blocks), head=head, **net)
 
     def net(self, body: str) -> dict[str, Any]:
-        names = {"bn": "batch", "gn": "group", "ln": "layer", "in": "instance", "nonorm": "none"}
+        names = {"bn": "batch", "gn": "group", "ln": "layer", "in": "instance", "ln2d": "layer2d", "nonorm": "none"}
         norm: dict[str, Any] = {}
         drop_path = 0.0
+        to_last = False
         seen: set[str] = set()
         for token in self.tokens(body):
-            key, value = self.key_value(token)
+            key, value = (token, "") if token in ("ln2d", "sdlast") else self.key_value(token)
             slot = "norm" if key in names else key
             if slot in seen:
                 raise self.error(token, "given twice")
@@ -1198,10 +1275,14 @@ class _Parser:
             elif key == "sd":
                 drop_path = self.build(token, _check_float, owner="Genome", name="drop_path",
                                        value=self.number(token, value), low=0.0, high=1.0, high_open=True)
+            elif key == "sdlast":
+                to_last = True
             else:
-                raise self.error(token, "unknown key in the net group; known: bn, gn<G>, ln, in, nonorm, "
-                                        "eps<float>, m<float>, sd<float>")
-        return {"norm": self.build(body, Norm, **norm), "drop_path": drop_path}
+                raise self.error(token, "unknown key in the net group; known: bn, gn<G>, ln, in, ln2d, nonorm, "
+                                        "eps<float>, m<float>, sd<float>, sdlast")
+        if to_last and not drop_path:
+            raise self.error(body, "'sdlast' sets the rule of stochastic depth: it needs a rate 'sd<float>'")
+        return {"norm": self.build(body, Norm, **norm), "drop_path": drop_path, "drop_path_to_last": to_last}
 
     _PART = re.compile(r"(?:(max|avg)([0-9]+)|([0-9]+)(?:k([0-9]+)(?:x([0-9]+))?)?)(?:s([0-9]+))?(v?)")
 
@@ -1254,6 +1335,8 @@ class _Parser:
                 name, parsed = keys[token], True
             elif key == "se" and "se" in keys:
                 name, parsed = "se", self.squeeze_excite(token, value)
+            elif key == "ls" and "ls" in keys:
+                name, parsed = "layer_scale", self.number(token, value)
             elif key == "e" and cls is Fire:
                 first, _, second = value.partition(".")
                 name, parsed = "expand", (self.integer(token, first, "expand1"),
@@ -1261,7 +1344,7 @@ class _Parser:
             elif key in keys and key not in _FLAGS:
                 name, parsed = keys[key], self.integer(token, value, keys[key])
             else:
-                known = [f"{k}<int>" if k not in _FLAGS else k for k in keys]
+                known = [k if k in _FLAGS else f"{k}<float>" if k == "ls" else f"{k}<int>" for k in keys]
                 known += ["max or avg"] if cls is Pool else ["an activation (" + " ".join(ACTIVATIONS) + ")"]
                 raise self.error(token, f"unknown token for a {cls.kind} block; known: {', '.join(known)}")
             if name in kwargs:
@@ -1292,8 +1375,9 @@ class _Parser:
             key, value = self.key_value(token)
             if token in ACTIVATIONS:
                 name, parsed = "act", token
-            elif token in ("dfirst", "convcls", "norm"):
-                flags = {"dfirst": "dropout_first", "convcls": "conv_classifier", "norm": "norm_act"}
+            elif token in ("dfirst", "convcls", "norm", "pnorm"):
+                flags = {"dfirst": "dropout_first", "convcls": "conv_classifier", "norm": "norm_act",
+                         "pnorm": "pooled_norm"}
                 name, parsed = flags[token], True
             elif key == "c":
                 name, parsed = "width", self.integer(token, value, "width")
@@ -1310,8 +1394,9 @@ class _Parser:
             elif key == "d":
                 name, parsed = "dropout", self.number(token, value)
             else:
-                raise self.error(token, "unknown token for the head; known: norm, c<int>, p<int>, h<int>[.act], "
-                                        "d<float>, dfirst, convcls, an activation (" + " ".join(ACTIVATIONS) + ")")
+                raise self.error(token, "unknown token for the head; known: norm, c<int>, p<int>, pnorm, "
+                                        "h<int>[.act], d<float>, dfirst, convcls, an activation ("
+                                        + " ".join(ACTIVATIONS) + ")")
             if name in kwargs:
                 raise self.error(token, "given twice")
             kwargs[name] = parsed

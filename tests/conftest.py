@@ -24,13 +24,16 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
                   norm: nas.Norm | None = None, se: bool = True, pools: tuple[str, ...] = ("max", "avg"),
                   kernels: tuple[int, ...] = (1, 3, 5, 7)) -> nas.Genome:
     """A random valid genome using every block kind and every gene: kernels 1/3/5/7, separable
-    kernels, strides, dilations, paddings, groups (depthwise included), channel shuffle, pre-activation,
-    every norm, activation and gate, residual blocks with and without projection (bottlenecks in ResNet's and
-    RegNet's arrangement), dense layers, pooling, and every head option."""
+    kernels, strides, dilations, paddings, groups (depthwise included), channel shuffle, pre-activation
+    (with and without a bias), every norm, activation and gate, residual blocks with and without projection
+    (bottlenecks in ResNet's and RegNet's arrangement), ShuffleNetV1 units, ConvNeXt blocks, dense layers,
+    Inception modules, pooling, every head option (both norms) and both stochastic-depth rules."""
     if norm is None:
         norm = rng.choice([nas.Norm(), nas.Norm(eps=1e-3, momentum=0.01), nas.Norm(kind="group", groups=4),
-                           nas.Norm(kind="layer"), nas.Norm(kind="instance"), nas.Norm(kind="none")])
-    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "shufflev1", "fire", "dense", "inc"] + (["pool"] if pools else [])  # type: ignore[list-item]
+                           nas.Norm(kind="layer"), nas.Norm(kind="instance"), nas.Norm(kind="none"),
+                           nas.Norm(kind="layer2d", eps=1e-6)])
+    kinds = ["conv", "ds", "ir", "fir", "res", "bot", "shuffle", "shufflev1", "fire", "dense", "inc", "cnx"]
+    kinds += ["pool"] if pools else []
     blocks = []
     channels = 3
     for i in range(rng.randint(1, max_blocks)):
@@ -85,6 +88,10 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
                                       dense=dense, **spatial)
         elif kind == "inc":
             block = random_inception(rng, spatial["act"], pools)
+        elif kind == "cnx":  # keeps its channels, stride 1
+            spatial["stride"] = 1
+            block = nas.ConvNeXtBlock(out=channels, expanded=rng.choice([channels, channels * 4, 40]),
+                                      layer_scale=rng.choice([1e-6, 0.5, 1.0]), **spatial)
         elif kind == "fire":
             block = nas.Fire(squeeze=rng.choice([4, 8]), expand1=rng.choice([4, 8, 16]), expand3=rng.choice([4, 8, 16]),
                              act=spatial["act"])
@@ -98,11 +105,14 @@ def random_genome(rng: random.Random, *, max_blocks: int = 5, acts: tuple[str, .
         blocks.append(block)
         channels = block.out_channels(channels)
     conv_classifier = rng.random() < 0.2
-    head = nas.Head(width=rng.choice([0, 16, 64]), act=rng.choice(acts), pool=1 if conv_classifier else rng.choice([1, 1, 2]),
+    pool = 1 if conv_classifier else rng.choice([1, 1, 2])
+    head = nas.Head(width=rng.choice([0, 16, 64]), act=rng.choice(acts), pool=pool,
                     hidden=() if conv_classifier else tuple(rng.choice([(), (24,), (24, 12)])),
                     hidden_act=rng.choice(acts), dropout=rng.choice([0.0, 0.2]), dropout_first=rng.random() < 0.5,
-                    conv_classifier=conv_classifier, norm_act=rng.random() < 0.3)
-    return nas.Genome(blocks=tuple(blocks), head=head, norm=norm, drop_path=rng.choice([0.0, 0.1]))
+                    conv_classifier=conv_classifier, norm_act=rng.random() < 0.3,
+                    pooled_norm=not conv_classifier and pool == 1 and norm.kind != "instance" and rng.random() < 0.4)
+    return nas.Genome(blocks=tuple(blocks), head=head, norm=norm, drop_path=rng.choice([0.0, 0.1]),
+                      drop_path_to_last=rng.random() < 0.5)
 
 
 def random_inception(rng: random.Random, act: str, pools: tuple[str, ...]) -> nas.Inception:
