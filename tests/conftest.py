@@ -159,6 +159,19 @@ def random_inception(rng: random.Random, act: str, pools: tuple[str, ...]) -> na
 flop_count_macs = flop_counter_macs
 
 
+def gradient_extent(genome: nas.Genome) -> tuple[int, int]:
+    """Rows and columns of input pixels that reach the centre output pixel of the features, measured by
+    backpropagation in float64 on an input larger than twice the computed receptive field."""
+    side = 2 * nas.count(genome, resolution=64).receptive_field + 33
+    model = nas.build(genome).double().eval()
+    x = torch.randn(1, 3, side, side, dtype=torch.float64, requires_grad=True)
+    y = model.features(x)
+    y[0, :, y.shape[2] // 2, y.shape[3] // 2].sum().backward()
+    rows = (x.grad[0].abs().sum(0).sum(1) > 0).nonzero()
+    cols = (x.grad[0].abs().sum(0).sum(0) > 0).nonzero()
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
