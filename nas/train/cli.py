@@ -235,7 +235,7 @@ def _find_reference(text: str) -> Arch | None:
         hits = [(s, n, g) for s, n, g in references if n == text]
     if not hits:
         return None
-    if len(hits) > 1:
+    if len({g for _, _, g in hits}) > 1:  # the same network in several spaces is one network: the first names it
         raise RetrainError(f"ARCH {text!r} is a reference of several spaces: write "
                            f"{' or '.join(f'{s}:{n}' for s, n, _ in hits)}")
     space, name, genome = hits[0]
