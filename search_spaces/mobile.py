@@ -547,13 +547,12 @@ class MobileSpace(Space):
         # (channels, stochastic-depth state) -> (count over every SE on/off choice, count with SE off everywhere)
         state: dict[tuple[int, int], tuple[int, int]] = {
             (c, 0): (len(self.activations), len(self.activations)) for c in self.stem_widths}
+        def add(into: dict[tuple[int, int], tuple[int, int]], key: tuple[int, int], a: int, n: int) -> None:
+            old = into.get(key, (0, 0))
+            into[key] = (old[0] + a, old[1] + n)
+
         for stage in self.stages:
             nxt: dict[tuple[int, int], tuple[int, int]] = {}
-
-            def add(into: dict[tuple[int, int], tuple[int, int]], key: tuple[int, int], a: int, n: int) -> None:
-                old = into.get(key, (0, 0))
-                into[key] = (old[0] + a, old[1] + n)
-
             for depth in stage.depths:
                 for width in stage.widths if depth else (None,):
                     current = dict(state)
