@@ -46,7 +46,7 @@ from .genome import (
     as_genome,
 )
 
-__all__ = ["Cost", "count", "format_count"]
+__all__ = ["Cost", "cost_label", "count", "format_count"]
 
 
 @dataclass(frozen=True)
@@ -473,3 +473,20 @@ def format_count(value: float, digits: int = 3) -> str:
         if abs(value) >= size:
             return f"{value / size:.{digits}g}{unit}"
     return f"{value:.{digits}g}"
+
+
+# what each cost is called on axes, in tables and in Optuna's metric names; the resolution is part of the
+# name of every cost that depends on it (a network's MACs at 224×224 are ~49 times its MACs at 32×32)
+_COST_NAMES = {"macs": "MACs", "flops": "FLOPs", "params": "params", "latency": "latency (ms, CPU, batch 1)",
+               "latency_ms": "latency (ms, CPU, batch 1)", "memory": "peak activation bytes",
+               "activations": "activations"}
+
+
+def cost_label(metric: str, resolution: int | None = None) -> str:
+    """How a cost is named wherever it is shown: ``cost_label("macs", 224)`` -> ``"MACs at 224×224"``;
+    parameters do not depend on the input size and are named without it."""
+    name = _COST_NAMES.get(metric, metric)
+    if metric == "params" or resolution is None:
+        return name
+    head, _, tail = name.partition(" (")
+    return f"{head} at {resolution}×{resolution}" + (f" ({tail}" if tail else "")

@@ -25,6 +25,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import re
+import shutil
 import signal
 import sys
 import time
@@ -38,7 +39,7 @@ from typing import Any
 import optuna
 import torch
 
-from .cost import Cost, count, format_count, min_resolution
+from .cost import Cost, cost_label, count, format_count, min_resolution
 from .files import save_atomic, unwritable
 from .genome import Genome
 from .halving import Halving, judge
@@ -65,6 +66,8 @@ __all__ = [
     "feasible",
     "front_trials",
     "main",
+    "metric_names",
+    "near_chance",
     "PRICED_OUTCOMES",
     "TRAINED_OUTCOMES",
     "parse_budget",
@@ -238,6 +241,13 @@ def _check_config(config: SearchConfig) -> Space:
 # costs and objectives
 
 
+def metric_names(objectives: Sequence[str], resolution: int) -> list[str]:
+    """The names of the study's objectives, as Optuna's plots and optuna-dashboard label their axes:
+    ``["validation accuracy", "MACs at 224×224"]`` (costs are counted at the space's target resolution,
+    whatever resolution the proxy trains at)."""
+    return ["validation accuracy" if o == "accuracy" else cost_label(o, resolution) for o in objectives]
+
+
 def _metric(cost: Cost, metric: str) -> int:
     return {"macs": cost.macs, "params": cost.params, "flops": cost.flops}[metric]
 
@@ -288,7 +298,9 @@ def measure_latency(genome: Genome, *, resolution: int, in_channels: int, num_cl
 
 def trial_outcomes(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, str]:
     """What became of each trial, by number: ``trained``, ``stopped`` (by successive halving at a rung:
-    not a result of the full protocol), ``over budget`` (priced, not trained), ``repeat`` (a network
+    not a result of the full protocol), ``over budget`` (priced, not trained: a pruned trial
+    with its constraint, so that Optuna's samplers learn the budget while Optuna's plots and
+    optuna-dashboard, which draw complete trials, show no accuracy it never had), ``repeat`` (a network
     tried before: its result is reused), ``failed``, ``retried`` (stopped before finishing: Ctrl-C, or
     its worker died; a later trial runs it again), ``running`` or ``waiting``. Every count in the
     search, the progress, the summary and the report is made from these."""
@@ -301,10 +313,10 @@ def trial_outcomes(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[int, str]
             outcome = "waiting"
         elif "repeat_of" in t.user_attrs:
             outcome = "repeat"
-        elif t.state == _STATES.COMPLETE:
+        elif t.state == _STATES.COMPLETE:  # over budget in studies of earlier versions (told complete, accuracy 0)
             outcome = "trained" if str(t.user_attrs.get("status", "")).startswith("trained") else "over budget"
         elif t.state == _STATES.PRUNED:
-            outcome = "stopped"
+            outcome = "over budget" if str(t.user_attrs.get("status", "")).startswith("over budget") else "stopped"
         else:
             outcome = "retried" if t.number in retried else "failed"
         outcomes[t.number] = outcome
@@ -359,6 +371,8 @@ class SearchResult:
     counts: dict[str, int] = field(default_factory=dict)  # candidates by outcome, and "references"
     failures: list[tuple[int, str]] = field(default_factory=list)  # (trial, reason) of failed candidates
     explicit_storage: bool = False               # --storage was given (the study is not a folder's study.db)
+    resolution: int = 224                        # the side at which costs are counted (the space's target)
+    num_classes: int = 10
 
 
 def _load_data(config: SearchConfig) -> Any:
@@ -443,7 +457,8 @@ class _Interrupted(Exception):
 
 
 class _Stopped(Exception):
-    """A candidate stopped by successive halving at a rung (or a repeat of one): a pruned trial."""
+    """A candidate stopped by successive halving at a rung, priced over the budget, or a repeat of
+    either: a pruned trial, whose status is the reason."""
 
     def __init__(self, reason: str, outcome: str = "stopped") -> None:
         super().__init__(reason)
@@ -584,6 +599,10 @@ def _prepare(config: SearchConfig) -> _Search:
                                "normalisation": {"mean": list(mean), "std": list(std)}}.items():
                 if key not in attrs:
                     study.set_user_attr(key, value)
+            names = metric_names(config.objectives, res)
+            if study.metric_names != names:  # studies of earlier versions had none: named on resume
+                with quiet_optuna_warnings():
+                    study.set_metric_names(names)
             _enqueue_references(study, space, config, in_channels, num_classes)
             _retry_interrupted(study)
     except (StorageError, optuna.exceptions.StorageInternalError) as exc:
@@ -689,13 +708,15 @@ def _work(s: _Search, progress: _Progress | None = None) -> str:
                     time.sleep(_POLL)
                     continue
                 candidates += not trial.user_attrs.get("reference")
+                if progress is not None:
+                    progress.update(s.trials())  # what trains now
                 try:
                     outcome = _run_trial(s, trial)
                 finally:
                     heartbeat.running(None)
                 _prune_weights(s)
                 if progress is not None:
-                    progress.update(s.trials(), trial.number)
+                    progress.update(s.trials())
                 repeats = repeats + 1 if outcome == "repeat" else 0
                 if repeats >= MAX_REPEATS_IN_A_ROW:
                     print(f"the sampler proposed {repeats} networks in a row that were trained already: the space "
@@ -804,13 +825,13 @@ def _evaluate(s: _Search, trial: optuna.trial.Trial) -> tuple[list[float], str]:
             if key in original.user_attrs:
                 trial.set_user_attr(key, original.user_attrs[key])
         return list(original.values), "repeat"
+    if not will_train:
+        raise _Stopped(f"over budget ({spent:,} > {config.budget:,} {cost_label(budget_metric, res)}): not trained",
+                       outcome="over budget")
     if "latency" in config.objectives:
         objective_values["latency"] = measure_latency(genome, resolution=res, in_channels=data.in_channels,
                                                       num_classes=data.num_classes)
         trial.set_user_attr("latency_ms", objective_values["latency"])
-    if not will_train:
-        trial.set_user_attr("status", f"over budget ({spent:,} > {config.budget:,} {budget_metric}): not trained")
-        return [0.0 if o == "accuracy" else objective_values[o] for o in config.objectives], "over budget"
     smallest_input = min_resolution(genome, in_channels=data.in_channels)
     if smallest_input > config.resolution:
         raise _TrialError(f"the network needs inputs of at least {smallest_input}×{smallest_input}, "
@@ -1020,7 +1041,8 @@ def _finish(s: _Search, outcome: str) -> SearchResult:
                         pareto=front, references=_reference_trials(trials), hypervolume=hv,
                         files=[storage, str(s.weights_dir)], interrupted=outcome == "interrupted",
                         test_accuracy=held_out_accuracies(s.study), outcome=outcome, counts=_counts(trials),
-                        failures=failures, explicit_storage=s.config.storage is not None)
+                        failures=failures, explicit_storage=s.config.storage is not None,
+                        resolution=s.space.target_resolution, num_classes=s.data.num_classes)
 
 
 def run(config: SearchConfig) -> SearchResult:
@@ -1028,7 +1050,7 @@ def run(config: SearchConfig) -> SearchResult:
     processes share the study and this one shows the progress and sums up. Raises
     :class:`SearchError` for bad options before any work."""
     s = _prepare(config)
-    progress = _Progress(config.trials, s.trials(), enabled=config.progress)
+    progress = _Progress(s, s.trials(), enabled=config.progress)
     try:
         outcome = _run_workers(s, progress) if config.workers > 1 else _work(s, progress)
     finally:
@@ -1105,28 +1127,137 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 class _Progress:
-    def __init__(self, total: int, trials: Sequence[optuna.trial.FrozenTrial], *, enabled: bool) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
+    """What the search is doing, on standard error. A line per network that finishes (a reference, or a
+    candidate trained, stopped, failed or repeated; over-budget candidates, priced in milliseconds, are
+    only counted), each with the counts so far and an ETA; in a terminal, under them, a status line
+    rewritten in place that says what trains now (the references first, then the candidates). In a log
+    file (not a terminal) the lines alone. The ETA comes from the candidates finished in this run (the
+    references' time, and earlier runs', are left out) and says so when ``--timeout`` comes first."""
 
-            done = _counted_candidates(trials, trial_outcomes(trials))
-            self.bar = tqdm(total=total, initial=min(done, total), unit="trial", desc="search", file=sys.stderr)
+    def __init__(self, s: _Search, trials: Sequence[optuna.trial.FrozenTrial], *, enabled: bool,
+                 stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.total, self.timeout = s.config.trials, s.config.timeout
+        self.metric, self.objectives = s.config.budget_metric, s.objectives
+        self.cost_name = cost_label(self.metric, s.space.target_resolution)
+        self.started = time.time()
+        self.seen = {t.number for t in trials if t.state.is_finished()}  # finished before this run: no line
+        self.status = ""
+        references = [t for t in trials if t.user_attrs.get("reference")]
+        pending = [t for t in references if t.number not in self.seen]
+        if enabled and pending:
+            self._print(f"training {_plural(len(pending), 'reference')} of {s.space.name!r} first (under the "
+                        f"same protocol as the candidates), then the candidates ({self.total} to train; costs are "
+                        f"{self.cost_name}, training at {s.config.resolution}×{s.config.resolution})")
 
-    def update(self, trials: Sequence[optuna.trial.FrozenTrial], number: int | None = None) -> None:
-        if self.bar is None:
+    def update(self, trials: Sequence[optuna.trial.FrozenTrial]) -> None:
+        """Print a line for each trial finished since the last call, and redraw the status line."""
+        if not self.enabled:
             return
-        done = _counted_candidates(trials, trial_outcomes(trials), TRAINED_OUTCOMES)
-        self.bar.n = min(done, self.bar.total)
-        if number is not None:
-            t = trials[number]
-            status = t.user_attrs.get("reference") or t.user_attrs.get("status") or t.user_attrs.get("fail_reason", "")
-            self.bar.set_postfix_str(f"trial {number}: {str(status)[:40]}")
-        self.bar.refresh()
+        outcomes = trial_outcomes(trials)
+        tally = self._tally(trials, outcomes)
+        for t in trials:
+            if t.state.is_finished() and t.number not in self.seen:
+                self.seen.add(t.number)
+                if t.user_attrs.get("reference"):
+                    self._print(f"{self._finished(t, outcomes[t.number])} · {self._references(trials, outcomes)}")
+                elif outcomes[t.number] != "over budget":
+                    self._print(f"{self._finished(t, outcomes[t.number])} · {tally}")
+        if self.tty:
+            running = [t for t in trials if t.state == _STATES.RUNNING]
+            now = ", ".join(_name(t) for t in running[:3]) + (f" and {len(running) - 3} more" if len(running) > 3
+                                                              else "")
+            since = min((t.datetime_start for t in running if t.datetime_start), default=None)
+            self._draw(f"{tally}" + (f" · training {now} (since {since:%H:%M:%S})" if running and since else ""))
+
+    @staticmethod
+    def _references(trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str]) -> str:
+        references = [t for t in trials if t.user_attrs.get("reference")]
+        finished = [t for t in references if outcomes[t.number] not in ("running", "waiting")]
+        return f"references {len(finished)}/{len(references)} done"
+
+    def _tally(self, trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str]) -> str:
+        """The references while they train, then the candidates' counts and the ETA."""
+        if any(t.user_attrs.get("reference") and outcomes[t.number] in ("running", "waiting") for t in trials):
+            return self._references(trials, outcomes)
+        counts = Counter(outcomes[t.number] for t in trials if not t.user_attrs.get("reference"))
+        done = sum(counts[k] for k in TRAINED_OUTCOMES)
+        parts = [f"{counts['trained']} trained"] + [f"{counts[k]} {k}" for k in ("stopped", "failed") if counts[k]]
+        parts.append(f"{counts['over budget']} over budget")
+        return f"candidates {min(done, self.total)}/{self.total} ({', '.join(parts)}) · {self._eta(trials, outcomes, done)}"
+
+    def _eta(self, trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str], done: int) -> str:
+        remaining = self.total - done
+        if remaining <= 0:
+            return "done"
+        mine = [t for t in trials if not t.user_attrs.get("reference") and t.datetime_start is not None
+                and t.datetime_start.timestamp() >= self.started - 1]
+        finished = sum(1 for t in mine if outcomes[t.number] in TRAINED_OUTCOMES)
+        if not finished:
+            return "ETA after the first candidate"
+        now = time.time()
+        pace = (now - min(t.datetime_start.timestamp() for t in mine)) / finished
+        eta = pace * remaining
+        left = None if not self.timeout else self.timeout - (now - self.started)
+        if left is not None and left < eta:
+            return f"--timeout in {_duration(max(left, 0))}, about {int(max(left, 0) / pace)} more by then"
+        return f"ETA {_duration(eta)}"
+
+    def _finished(self, t: optuna.trial.FrozenTrial, outcome: str) -> str:
+        attrs = t.user_attrs
+        cost = attrs.get("budget", {}).get("value")
+        cost_text = "" if cost is None else f"{format_count(cost)} {self.cost_name}"
+        seconds = attrs.get("train_seconds")
+        took = "" if seconds is None else f", {_duration(seconds)}"
+        if outcome == "trained":
+            over = "" if feasible(t) else " (over budget)"
+            return f"{_name(t)} trained: val accuracy {_value(t, self.objectives, 'accuracy'):.4f}, {cost_text}{over}{took}"
+        if outcome == "failed" or outcome == "retried":
+            reason = " ".join(str(attrs.get("fail_reason", "no reason recorded")).split())
+            return f"{_name(t)} {outcome}: {reason if len(reason) <= 160 else reason[:157] + '...'}"
+        return f"{_name(t)} {attrs.get('status', outcome)}" + (f" ({cost_text})" if cost_text else "")
+
+    def _print(self, line: str) -> None:
+        if self.tty and self.status:
+            self.stream.write("\r\033[K")
+        self.stream.write(line + "\n")
+        if self.tty and self.status:
+            self.stream.write(self.status)
+        self.stream.flush()
+
+    def _draw(self, status: str) -> None:
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        if len(status) > width:  # cut at a word, never mid-number
+            status = status[:width - 1].rsplit(" ", 1)[0] + "…"
+        self.status = status
+        self.stream.write("\r\033[K" + status)
+        self.stream.flush()
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        if self.tty and self.status:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.status = ""
+
+
+def _name(t: optuna.trial.FrozenTrial) -> str:
+    reference = t.user_attrs.get("reference")
+    return f"reference {reference} (trial {t.number})" if reference else f"trial {t.number}"
+
+
+def _plural(n: int, word: str) -> str:
+    """``1 network``, ``2 networks``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``1 h 05 min``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1137,44 +1268,65 @@ def _count_line(counts: dict[str, int]) -> str:
     def n(k: str) -> int:
         return counts.get(k, 0)
 
-    def plural(k: int, word: str) -> str:
-        return f"{k} {word}{'s' if k != 1 else ''}"
-
     priced = sum(n(k) for k in PRICED_OUTCOMES)
     parts = [f"{n('trained')} trained"] + ([f"{n('stopped')} stopped early by successive halving"]
                                            if n("stopped") else [])
     parts += [f"{n('over budget')} over the budget (not trained)"]
     parts += [f"{n('failed')} failed"] if n("failed") else []
-    extra = [f"{n('images'):,} images trained by the candidates", plural(n("references"), "reference")]
+    extra = [f"{n('images'):,} images trained by the candidates", _plural(n("references"), "reference")]
     if n("repeat"):
-        extra.append(f"{plural(n('repeat'), 'repeat')} of trained networks (not trained again)")
+        extra.append(f"{_plural(n('repeat'), 'repeat')} of trained networks (not trained again)")
     if n("retried"):
         extra.append(f"{n('retried')} stopped and run again")
-    return f"{plural(priced, 'candidate')} priced: {', '.join(parts)}; {'; '.join(extra)}"
+    return f"{_plural(priced, 'candidate')} priced: {', '.join(parts)}; {'; '.join(extra)}"
+
+
+def near_chance(accuracies: Sequence[float], num_classes: int) -> str | None:
+    """A warning when the best of ``accuracies`` is near chance level for ``num_classes`` classes (below
+    both twice chance and chance plus a tenth of the way to 1: 0.19 for 10 classes, 0.02 for 100): the
+    protocol then cannot tell the networks apart, and the front says little. None otherwise."""
+    scored = [a for a in accuracies if a == a]  # NaN: not a result
+    if not scored or num_classes < 2:
+        return None
+    chance = 1 / num_classes
+    limit = min(2 * chance, chance + 0.1 * (1 - chance))
+    best = max(scored)
+    if best >= limit:
+        return None
+    return (f"the best validation accuracy, {best:.4f}, is near chance level ({chance:.2f} for {num_classes} "
+            f"classes; below {limit:.2f} counts as near): the proxy protocol is too short to tell these networks "
+            "apart, and the front and the verdicts below say little. Train longer (--epochs, --train-size) or "
+            "check the data")
 
 
 def summary(result: SearchResult, config: SearchConfig) -> str:
-    """The text printed at the end of a run."""
+    """The text printed at the end of a run: what was done, the front and the references' verdicts by
+    trial number and name (the genomes are in the report, the CSV tables and the study)."""
     objectives = list(config.objectives)
-    lines = [f"\nstudy {result.study_name} on {result.dataset} ({result.storage})"]
-    lines.append(_count_line(result.counts))
+    res, train = result.resolution, config.resolution
+    macs = cost_label("macs", res)
+    lines = [f"\nstudy {result.study_name} on {result.dataset} ({result.storage})",
+             f"costs are counted at {res}×{res} (the space's target resolution); the networks trained and were "
+             f"validated at {train}×{train}",
+             _count_line(result.counts)]
     if not result.pareto and not result.references:
         lines.append("no network was trained" + (f": every candidate failed ({len(result.failures)}); for example "
                                                   f"trial {result.failures[0][0]}: {result.failures[0][1]}"
                                                   if result.failures else ""))
         return "\n".join(lines)
-    lines.append(f"Pareto set (validation accuracy vs {', '.join(o for o in objectives if o != 'accuracy')}; "
-                 f"within budget), {len(result.pareto)} network{'s' if len(result.pareto) != 1 else ''}:")
-    lines.append(f"  {'trial':>5} {'val acc':>8} {'test acc':>8} {'MACs':>8} {'params':>8}  genome")
+    costs = ", ".join(cost_label(o, res) for o in objectives if o != "accuracy")
+    budget = f"{format_count(config.budget)} {cost_label(config.budget_metric, res)}"
+    lines.append(f"Pareto set (validation accuracy vs {costs}; within the budget of {budget}): "
+                 f"{_plural(len(result.pareto), 'network')}")
+    width = max([len(t.user_attrs.get("reference") or "") for t in result.pareto] + [4])
+    lines.append(f"  {'trial':>5}  {'name':<{width}}  {'val acc':>7}  {'test acc':>8}  {macs:>16}  {'params':>7}")
     tested = result.test_accuracy
     for t in result.pareto:
         cost = t.user_attrs["cost"]
         test = tested.get(weights_source(t))
-        name = t.user_attrs.get("reference")
-        lines.append(f"  {t.number:>5} {_value(t, objectives, 'accuracy'):>8.4f} "
-                     f"{'-' if test is None else f'{test:.4f}':>8} "
-                     f"{format_count(cost['macs']):>8} {format_count(cost['params']):>8}  "
-                     f"{('[' + name + '] ') if name else ''}{t.user_attrs['genome']}")
+        lines.append(f"  {t.number:>5}  {t.user_attrs.get('reference') or '-':<{width}}  "
+                     f"{_value(t, objectives, 'accuracy'):>7.4f}  {'-' if test is None else f'{test:.4f}':>8}  "
+                     f"{format_count(cost['macs']):>16}  {format_count(cost['params']):>7}")
     lines.append("references (trained under the same protocol):")
     searched = [p for p in result.pareto if not p.user_attrs.get("reference")]
     for t in result.references:
@@ -1191,16 +1343,20 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
                        f"{best.user_attrs['cost']['macs'] / cost['macs']:.2f}× the MACs)")
         over = "" if feasible(t) else " (over budget)"
         lines.append(f"  {t.user_attrs['reference']:<20} val {_value(t, objectives, 'accuracy'):.4f} test "
-                     f"{'-' if test is None else f'{test:.4f}'} MACs {format_count(cost['macs'])}{over}: {verdict}")
+                     f"{'-' if test is None else f'{test:.4f}'} {format_count(cost['macs'])} MACs{over}: {verdict}")
+    trained = [_value(t, objectives, "accuracy") for t in [*result.pareto, *result.references]]
+    warning = near_chance(trained, result.num_classes)
+    if warning:
+        lines.append(f"warning: {warning}")
     lines.append(f"hypervolume: {result.hypervolume:.4f} (accuracy × cost normalised by the budget)")
     lines.append("files: " + ", ".join(result.files))
     where = (f"--storage '{result.storage}' --study-name {result.study_name}" if result.explicit_storage
              else str(Path(result.files[-1]).parent))
-    lines.append(f"look further: python -m nas.report {where}   (report.html, pareto.png, CSV tables)")
-    lines.append(f"              python -m nas.export {where} --pareto   (the front as PyTorch modules)")
-    lines.append(f"              optuna-dashboard '{result.storage}'")
+    lines.append(f"the genomes: python -m nas.report {where}   (report.html, pareto.csv, trials.csv)")
+    lines.append(f"             python -m nas.export {where} --pareto   (the front as PyTorch modules)")
+    lines.append(f"             optuna-dashboard '{result.storage}'")
     if "***@" in result.storage:
-        lines.append("              (the password is hidden here: put yours in its place)")
+        lines.append("             (the password is hidden here: put yours in its place)")
     return "\n".join(lines)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import optuna
@@ -13,6 +15,7 @@ import pytest
 
 import nas
 import nas.search as search
+from nas.cost import format_count
 from nas.search import SearchError, main, parse_budget
 from nas.study import open_study
 
@@ -58,6 +61,16 @@ def test_end_to_end_on_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]
             assert key in t.user_attrs, key
     assert "Pareto set" in out and "references" in out and "hypervolume" in out
     assert "mobilenet_v3_small" in out
+    # Optuna's plots and optuna-dashboard label the axes with these (not "Objective 0/1")
+    assert study.metric_names == ["validation accuracy", "MACs at 224×224"]
+    # the summary says at which resolution costs are counted and networks trained, and leaves the genomes
+    # (hundreds of characters each) to the report
+    assert "costs are counted at 224×224 (the space's target resolution); the networks trained and were " \
+           "validated at 32×32" in out
+    assert "MACs at 224×224" in out.split("Pareto set")[1].splitlines()[1]
+    assert not [t for t in trained if t.user_attrs["genome"] in out]
+    n = len(study.best_trials)
+    assert f"): {n} network{'s' if n != 1 else ''}\n" in out
     line = next(line for line in out.splitlines() if line.strip().startswith("mobilenet_v3_small"))
     found = re.search(r"dominated by trial (\d+) \(([+-][0-9.]+) val accuracy at ([0-9.]+)× the MACs\)", line)
     if found:  # the margin is the searched network's accuracy minus the reference's, at its share of the MACs
@@ -170,8 +183,8 @@ def test_objectives_in_another_order(tmp_path: Path, capsys: pytest.CaptureFixtu
                    "--trials", "2", "--objectives", "params,accuracy") == 0
     out = capsys.readouterr().out
     study = load(tmp_path, "mobile_2G_digits")
-    front = [line.split() for line in out.split("genome\n")[1].split("references (")[0].splitlines()]
-    assert front and all(0 <= float(row[1]) <= 1 for row in front)  # "val acc" is the accuracy, not the params
+    front = [line.split() for line in out.split("  params\n")[1].split("references (")[0].splitlines()]
+    assert front and all(0 <= float(row[2]) <= 1 for row in front)  # "val acc" is the accuracy, not the params
     assert float(out.split("hypervolume: ")[1].split()[0]) > 0
     assert {t.number for t in study.best_trials} >= {int(row[0]) for row in front}
 
@@ -364,9 +377,12 @@ def test_over_budget_candidates_are_recorded_but_not_counted(tmp_path: Path, cap
     over = [t for t in study.trials if outcomes[t.number] == "over budget"]
     assert len(calls) == 3 and sorted(outcomes.values()).count("trained") == 3
     assert over and len(study.trials) == 3 + len(over)
-    for t in over:  # recorded for the sampler: an infeasible complete trial, priced and never trained
-        assert t.state == optuna.trial.TrialState.COMPLETE and t.constraints["budget"] > 0
+    for t in over:  # recorded for the sampler: an infeasible pruned trial, priced and never trained, with no
+        # accuracy for Optuna's plots and optuna-dashboard to draw (they show complete trials)
+        assert t.state == optuna.trial.TrialState.PRUNED and t.values is None and t.constraints["budget"] > 0
         assert t.user_attrs["budget"]["value"] > 120_000_000 and "train_seconds" not in t.user_attrs
+        assert t.user_attrs["status"] == (f"over budget ({t.user_attrs['budget']['value']:,} > 120,000,000 MACs at "
+                                          "224×224): not trained")
     out = capsys.readouterr().out
     assert f"{3 + len(over)} candidates priced: 3 trained, {len(over)} over the budget (not trained)" in out
     # a rerun with the same --trials has nothing to add
@@ -393,3 +409,66 @@ def test_a_space_where_almost_nothing_fits_stops_with_the_numbers(tmp_path: Path
             f"{cheapest.user_attrs['budget']['value']:,} macs (trial {cheapest.number}), the cheapest network of "
             f"the space {smallest:,}") in err
     assert "raise --budget" in err
+
+
+def test_progress_in_a_log_file_is_a_line_per_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not a terminal (a log file, CI): no bar, the references announced first, then one line per finished
+    network with the counts so far."""
+    args = [a for a in TINY if a != "--no-progress"]
+    assert main(["--studies-dir", str(tmp_path / "studies"), *args, "--space", "mobile", "--budget", "60M",
+                 "--dataset", "digits", "--trials", "2", "--references", "feasible"]) == 0
+    err = capsys.readouterr().err
+    study = load(tmp_path, "mobile_60M_digits")
+    outcomes = search.trial_outcomes(study.trials)
+    assert "\r" not in err and "it/s" not in err
+    lines = err.splitlines()
+    first = lines.index("training 1 reference of 'mobile' first (under the same protocol as the candidates), then "
+                        "the candidates (2 to train; costs are MACs at 224×224, training at 32×32)")
+    ref = study.trials[0]
+    assert lines[first + 1].startswith(f"reference mobilenet_v3_small (trial 0) trained: val accuracy "
+                                       f"{ref.values[0]:.4f}, {format_count(ref.user_attrs['cost']['macs'])} "
+                                       "MACs at 224×224")
+    assert lines[first + 1].endswith("· references 1/1 done")
+    trained = [t.number for t in study.trials if outcomes[t.number] == "trained" and not t.user_attrs.get("reference")]
+    over = sum(1 for o in outcomes.values() if o == "over budget")
+    finished = [line for line in lines if re.match(r"trial \d+ trained: val accuracy", line)]
+    assert [int(line.split()[1]) for line in finished] == trained  # a line per trained candidate, in order
+    assert finished[-1].endswith(f"candidates 2/2 (2 trained, {over} over budget) · done")
+    assert "ETA" in finished[0]
+
+
+def test_progress_in_a_terminal_redraws_one_status_line(tmp_path: Path) -> None:
+    """In a terminal the status line is rewritten in place, fits the width and is cut at a word; the
+    finished networks' lines are printed above it."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert run_cli(tmp_path, "--space", "mobile", "--budget", "60M", "--dataset", "digits", "--trials", "2",
+                   "--references", "feasible") == 0
+    trials = load(tmp_path, "mobile_60M_digits").trials
+    space = nas.get_space("mobile")
+    s = SimpleNamespace(config=search.SearchConfig(space="mobile", budget=60_000_000, trials=5), space=space,
+                        objectives=("accuracy", "macs"))
+    terminal = Terminal()
+    progress = search._Progress(s, trials[:1], enabled=True, stream=terminal)  # the reference finished before
+    progress.update(trials)
+    progress.close()
+    text = terminal.getvalue()
+    assert "reference mobilenet_v3_small" not in text  # finished before this run: no line
+    assert text.count("trained: val accuracy") == len(trials) - 1 - sum(
+        1 for o in search.trial_outcomes(trials).values() if o == "over budget")
+    status = text.rsplit("\r\x1b[K", 1)[1].rstrip("\n")
+    assert status.startswith("candidates 2/5 (2 trained, ") and "ETA" in status
+    assert len(status) < shutil.get_terminal_size((100, 20)).columns
+
+
+def test_near_chance_warning() -> None:
+    assert search.near_chance([0.12, 0.18], 10).startswith("the best validation accuracy, 0.1800, is near chance "
+                                                           "level (0.10 for 10 classes")
+    assert search.near_chance([0.12, 0.25], 10) is None
+    assert search.near_chance([0.015], 100) is not None and search.near_chance([0.05], 100) is None
+    assert search.near_chance([0.54], 2) is not None and search.near_chance([0.6], 2) is None
+    assert search.near_chance([float("nan")], 10) is None
