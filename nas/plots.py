@@ -14,65 +14,74 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .cost import format_count
+from .cost import cost_label, format_count
 
 __all__ = ["AXES", "choices", "hypervolume", "pareto"]
 
-# column -> axis title
-AXES = {"macs": "MACs", "params": "parameters", "latency_ms": "latency (ms, CPU, batch 1)",
-        "memory": "peak activation memory (bytes)", "flops": "FLOPs"}
+# the cost columns a front can be drawn against -> their names (with " at R×R" where a resolution is given)
+AXES = {column: cost_label(column) for column in ("macs", "params", "latency_ms", "memory", "flops")}
 _TRIAL = "#9aa5b1"
 _FRONT = "#1f77b4"
 _REFERENCE = "#d62728"
-_HOVER = ("<b>%{customdata[0]}</b><br>val accuracy %{y:.4f}<br>test accuracy %{customdata[1]}<br>"
-          "MACs %{customdata[2]}<br>params %{customdata[3]}<br>%{customdata[4]}<br>"
-          "<span style='font-family:monospace;font-size:10px'>%{customdata[5]}</span><extra></extra>")
+
+
+def _hover(resolution: int | None) -> str:
+    return ("<b>%{customdata[0]}</b><br>val accuracy %{y:.4f}<br>test accuracy %{customdata[1]}<br>"
+            f"{cost_label('macs', resolution)} %{{customdata[2]}}<br>params %{{customdata[3]}}<br>%{{customdata[4]}}<br>"
+            "<span style='font-family:monospace;font-size:10px'>%{customdata[5]}</span><extra></extra>")
 
 
 def pareto(trials: pd.DataFrame, *, x: str = "macs", budget: float | None = None, budget_metric: str = "macs",
-           title: str = "") -> go.Figure:
+           title: str = "", resolution: int | None = None, train_resolution: int | None = None) -> go.Figure:
     """Validation accuracy against a cost (``x``: a column of ``trials``, ``macs`` by default): every
     trained search trial dimmed, the Pareto front drawn as a staircase, the references labelled by
     name (over-budget ones as open diamonds, their label says so), and the budget as a dashed line
-    when ``x`` is what the budget counts. Hovering a point shows its trial, metrics and genome."""
+    when ``x`` is what the budget counts. Hovering a point shows its trial, metrics and genome.
+    ``resolution``: the input side the costs were counted at (the study's), named on the axis, the
+    hover and the budget; ``train_resolution``: the side the networks trained at, named on the
+    accuracy axis. Labels stay on the side of the budget line where their point is."""
     if x not in trials.columns:
         raise ValueError(f"x={x!r} is not a column of the trials table; use one of {', '.join(AXES)}")
     trained = trials[trials.trained & trials[x].notna()] if len(trials) else trials
     searched = trained[trained.reference == ""]
     front = trained[trained.pareto].sort_values(x)
     refs = trained[trained.reference != ""]
+    budget_x = _budget_on_axis(x, budget, budget_metric)
+    hover = _hover(resolution)
+    axis = cost_label(x, resolution)
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=searched[x], y=searched.accuracy, mode="markers", name=f"trials ({len(searched)})",
         marker={"color": _TRIAL, "size": 7, "opacity": 0.45, "symbol": ["circle" if f else "x" for f in searched.feasible]},
-        customdata=_customdata(searched), hovertemplate=_HOVER))
+        customdata=_customdata(searched), hovertemplate=hover))
     fig.add_trace(go.Scatter(
         x=front[x], y=front.accuracy, mode="lines+markers+text", name=f"Pareto front ({len(front)})",
         text=["" if r else f"trial {n}" for n, r in zip(front.number, front.reference)],
-        # alternate sides: neighbours on a dense front do not print over each other
-        textposition=["top left" if i % 2 == 0 else "bottom right" for i in range(len(front))],
+        # alternate above and below: neighbours on a dense front do not print over each other
+        textposition=[f"{'top' if i % 2 == 0 else 'bottom'} {_side(v, budget_x)}" for i, v in enumerate(front[x])],
         textfont={"size": 11, "color": _FRONT},
         line={"color": _FRONT, "shape": "hv", "width": 2}, marker={"color": _FRONT, "size": 10},
-        customdata=_customdata(front), hovertemplate=_HOVER))
+        customdata=_customdata(front), hovertemplate=hover))
     fig.add_trace(go.Scatter(
         x=refs[x], y=refs.accuracy, mode="markers+text", name=f"references ({len(refs)})",
         text=[r.reference + ("" if r.feasible else " (over budget)") for r in refs.itertuples()],
-        textposition="top center", textfont={"size": 11, "color": _REFERENCE},
+        textposition=[f"top {_side(v, budget_x)}" for v in refs[x]], textfont={"size": 11, "color": _REFERENCE},
         marker={"color": _REFERENCE, "size": 11,
                 "symbol": ["diamond" if f else "diamond-open" for f in refs.feasible], "line": {"width": 2}},
-        customdata=_customdata(refs), hovertemplate=_HOVER))
-    budget_x = _budget_on_axis(x, budget, budget_metric)
+        customdata=_customdata(refs), hovertemplate=hover))
     if budget_x is not None:
         fig.add_vline(x=budget_x, line={"dash": "dash", "color": "#444"})
         # annotations on a log axis take log10 coordinates
         fig.add_annotation(x=math.log10(budget_x), y=1, yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"budget {format_count(budget or 0)} {AXES.get(budget_metric, budget_metric)}",
+                           text=f"budget {format_count(budget or 0)} {cost_label(budget_metric, resolution)}",
                            font={"color": "#444"})
-    fig.update_layout(title=title or f"Validation accuracy against {AXES.get(x, x)}", template="plotly_white",
-                      xaxis_title=AXES.get(x, x) + " (log scale)", yaxis_title="validation accuracy",
+    trained_at = f" (trained at {train_resolution}×{train_resolution})" if train_resolution else ""
+    fig.update_layout(title=title or f"Validation accuracy against {axis}", template="plotly_white",
+                      xaxis_title=axis + " (log scale)", yaxis_title="validation accuracy" + trained_at,
                       legend={"orientation": "h", "y": -0.18}, height=560, margin={"t": 80, "r": 30})
     xs = [v for v in [*trained[x], budget_x] if v is not None and v > 0]
     # room on both sides for the reference labels
@@ -105,11 +114,14 @@ def choices(table: pd.DataFrame, *, labels: dict[int, str] | None = None, title:
     ticks = [f"{labels.get(n, f'trial {n}')}<br>{format_count(m)}" for n, m in zip(order.number, order.macs)]
     fig = make_subplots(rows=max(1, len(names)), cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=[f"{n}" for n in names])
+    values = [(name, value) for name in names for value in sorted(set(table[table.choice == name].value), key=_natural)]
+    colours = dict(zip(values, _palette(len(values))))  # one colour per value across the chart: none repeats
     for row, name in enumerate(names, start=1):
         part = table[table.choice == name]
         for value in sorted(set(part.value), key=_natural):
             shares = part[part.value == value].set_index("number").share.reindex(order.number).fillna(0.0)
             fig.add_trace(go.Bar(x=ticks, y=shares.values, name=f"{name} {value}", legendgroup=name,
+                                 marker={"color": colours[name, value]},
                                  hovertemplate=f"{name} {value}: %{{y:.0%}} of the blocks<extra></extra>"),
                           row=row, col=1)
     fig.update_layout(barmode="stack", template="plotly_white", height=180 * max(1, len(names)) + 120,
@@ -128,6 +140,12 @@ def _customdata(rows: pd.DataFrame) -> list[list[str]]:
                  else f"dominated by trial {r.dominated_by}" if r.dominated_by >= 0 else "off the front")
         data.append([name, test, format_count(r.macs), format_count(r.params), where, _wrap(r.genome)])
     return data
+
+
+def _side(x: float, budget_x: float | None) -> str:
+    """Which side of its point a label goes: away from the budget line (left of it when the point is at
+    or below the budget), so that no label crosses the line; right when there is no line."""
+    return "left" if budget_x is not None and x <= budget_x else "right"
 
 
 def _budget_on_axis(x: str, budget: float | None, metric: str) -> float | None:
@@ -158,6 +176,14 @@ def _wrap(text: str, width: int = 90) -> str:
             line = ""
         line = f"{line} {word}" if line else word
     return "<br>".join(lines + [line])
+
+
+def _palette(n: int) -> list[str]:
+    """``n`` distinct colours: Plotly's 24 + 24 qualitative ones, then evenly spaced hues."""
+    colours = list(dict.fromkeys(plotly.colors.qualitative.Dark24 + plotly.colors.qualitative.Light24))
+    if n > len(colours):
+        colours += [f"hsl({round(360 * k / (n - len(colours)))}, 60%, 45%)" for k in range(n - len(colours))]
+    return colours[:n]
 
 
 def _natural(value: str) -> tuple[float, str]:

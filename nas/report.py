@@ -28,7 +28,8 @@ import pandas as pd
 
 from . import plots
 from .files import describe, unwritable
-from .search import PRICED_OUTCOMES
+from .cost import cost_label
+from .search import PRICED_OUTCOMES, _plural, metric_names, near_chance
 from .study import Study, StudyError, open_study
 
 __all__ = ["ReportData", "ReportError", "figures", "main", "report_data", "summary", "write_report"]
@@ -60,6 +61,18 @@ class ReportData:
     labels: dict[int, str]
     counts: dict[str, int]
     protocol: dict[str, Any] = field(default_factory=dict)
+    resolution: int = 224                   # the input side the costs are counted at (the space's target)
+    num_classes: int = 10
+
+    @property
+    def train_resolution(self) -> int | None:
+        """The input side the networks trained and were validated at (the proxy protocol's)."""
+        return self.protocol.get("resolution")
+
+    @property
+    def chance_warning(self) -> str | None:
+        """:func:`nas.search.near_chance` on the trained networks' validation accuracies."""
+        return near_chance(self.trials.accuracy[self.trials.trained].tolist(), self.num_classes)
 
     @property
     def final_hypervolume(self) -> float:
@@ -104,7 +117,8 @@ def report_data(study: Study) -> ReportData:
                       budget=study.budget, budget_metric=study.budget_metric, trials=trials, pareto=pareto,
                       references=study.references(trials), hypervolume=study.hypervolume(trials),
                       choices=study.choices(trials=trials),
-                      labels=labels, counts=counts, protocol=dict(study.attrs.get("protocol", {})))
+                      labels=labels, counts=counts, protocol=dict(study.attrs.get("protocol", {})),
+                      resolution=study.resolution, num_classes=study.num_classes)
 
 
 def figures(data: ReportData) -> dict[str, Any]:
@@ -112,8 +126,9 @@ def figures(data: ReportData) -> dict[str, Any]:
     figs: dict[str, Any] = {}
     for axis in data.cost_axes:
         figs[f"pareto_{axis}"] = plots.pareto(
-            data.trials, x=axis, budget=data.budget, budget_metric=data.budget_metric,
-            title=f"{data.study}: validation accuracy against {plots.AXES.get(axis, axis)} ({data.dataset})")
+            data.trials, x=axis, budget=data.budget, budget_metric=data.budget_metric, resolution=data.resolution,
+            train_resolution=data.train_resolution,
+            title=f"{data.study}: validation accuracy against {cost_label(axis, data.resolution)} ({data.dataset})")
     figs["hypervolume"] = plots.hypervolume(data.hypervolume)
     figs["choices"] = plots.choices(data.choices, labels=data.labels)
     return figs
@@ -154,17 +169,22 @@ def write_report(study: Study, out: str | Path | None = None, *, png: bool = Tru
 def summary(data: ReportData) -> str:
     """A few lines for the terminal: the counts, the front, and which references the search beat."""
     counts = data.counts
-    lines = [(f"{data.study} ({data.dataset}): {counts['trials']} trials ({counts['candidates priced']} candidates "
-              f"priced, {counts['candidates trained']} of them trained"
+    lines = [(f"{data.study} ({data.dataset}): {_plural(counts['trials'], 'trial')} ({counts['candidates priced']} "
+              f"candidates priced, {counts['candidates trained']} of them trained"
               + (f", {counts['stopped early (successive halving)']} stopped early"
                  if counts["stopped early (successive halving)"] else "")
               + f", {counts['over budget, not trained']} over the "
-              f"budget, {counts['failed']} failed; {counts['references']} references); "
-              f"Pareto set of {counts['Pareto set']}; hypervolume {data.final_hypervolume:.4f}")]
+              f"budget, {counts['failed']} failed; {_plural(counts['references'], 'reference')}); "
+              f"Pareto set of {_plural(counts['Pareto set'], 'network')}; hypervolume {data.final_hypervolume:.4f}"),
+             f"  costs are {cost_label('macs', data.resolution)} (the space's target resolution)"
+             + (f"; the networks trained at {data.train_resolution}×{data.train_resolution}"
+                if data.train_resolution else "")]
     dominated = data.dominated()
     for r in data.references.itertuples():
         verdict = f"dominated by trial {dominated[r.reference]}" if r.reference in dominated else "not dominated"
         lines.append(f"  {r.reference}{'' if r.feasible else ' (over budget)'}: {verdict}")
+    if data.chance_warning:
+        lines.append(f"warning: {data.chance_warning}")
     return "\n".join(lines)
 
 
@@ -184,9 +204,13 @@ def _html(data: ReportData, figs: dict[str, Any]) -> str:
         # the first figure carries plotly.js inline: the page needs no network
         parts.append(f'<section id="{name}">' + fig.to_html(full_html=False, include_plotlyjs=(i == 0),
                                                             div_id=f"fig-{name}") + "</section>")
-    budget = "none" if data.budget is None else f"{data.budget:,.0f} {data.budget_metric}"
+    budget = "none" if data.budget is None else f"{data.budget:,.0f} {cost_label(data.budget_metric, data.resolution)}"
     facts = {"study": data.study, "space": data.space, "dataset": data.dataset,
-             "objectives": ", ".join(data.objectives), "budget": budget,
+             "costs counted at": f"{data.resolution}×{data.resolution} (the space's target resolution: every MACs, "
+                                 "FLOPs, latency and memory figure on this page)",
+             "networks trained at": (f"{data.train_resolution}×{data.train_resolution} (the proxy protocol; "
+                                     "accuracies are measured there)" if data.train_resolution else "not recorded"),
+             "objectives": ", ".join(metric_names(data.objectives, data.resolution)), "budget": budget,
              "hypervolume": f"{data.final_hypervolume:.4f} (accuracy × cost / budget; reference point accuracy 0, "
                             "cost = budget)"}
     facts.update({k: str(v) for k, v in data.counts.items()})
@@ -202,17 +226,24 @@ def _html(data: ReportData, figs: dict[str, Any]) -> str:
                    else "not dominated by the search")
         verdicts.append(f"<li><b>{html.escape(r.reference)}</b>{status}: {verdict}</li>")
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts.items())
+    warning = data.chance_warning
     return _PAGE.format(
         title=html.escape(f"nas report: {data.study}"), facts=rows, verdicts="".join(verdicts) or "<li>none</li>",
-        pareto_table=_table(data.pareto), reference_table=_table(data.references), figures="\n".join(parts))
+        warning=f'<p class="warning" id="chance">Warning: {html.escape(warning)}</p>' if warning else "",
+        pareto_heading=f"Pareto set ({_plural(len(data.pareto), 'network')})",
+        pareto_table=_table(data.pareto, data.resolution), reference_table=_table(data.references, data.resolution),
+        figures="\n".join(parts))
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _table(frame: pd.DataFrame, resolution: int) -> str:
     if frame.empty:
         return "<p>none</p>"
     shown = frame[_TABLE_COLUMNS].copy()
     for column in ("macs", "params"):
         shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
+    shown["dominated_by"] = shown.dominated_by.map(lambda n: f"trial {n}" if n >= 0 else "not dominated")
+    shown = shown.rename(columns={"accuracy": "val accuracy", "test_accuracy": "test accuracy",
+                                  "macs": cost_label("macs", resolution), "dominated_by": "dominated by"})
     return shown.to_html(index=False, float_format=lambda v: f"{v:.4f}", classes="table", border=0, na_rep="-")
 
 
@@ -227,15 +258,17 @@ table {{ border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }}
 th, td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }}
 table.table td:last-child {{ font-family: monospace; font-size: 11px; max-width: 600px; word-break: break-all; }}
 section {{ margin: 1.5em 0; }}
+.warning {{ background: #fff3cd; border-left: 4px solid #d39e00; padding: 0.6em 1em; }}
 </style>
 </head>
 <body>
 <h1>{title}</h1>
 <table class="facts">{facts}</table>
+{warning}
 <h2>References</h2>
 <ul id="verdicts">{verdicts}</ul>
 {figures}
-<h2>Pareto set</h2>
+<h2>{pareto_heading}</h2>
 {pareto_table}
 <h2>References (trained under the same protocol)</h2>
 {reference_table}

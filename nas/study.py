@@ -141,6 +141,22 @@ class Study:
         return self.attrs.get("dataset", "")
 
     @property
+    def resolution(self) -> int:
+        """The input side at which the study's costs (MACs, FLOPs, latency, memory) are counted: the
+        space's target resolution (224 for the ImageNet families), not the one the proxy trains at."""
+        if self.attrs.get("target_resolution"):
+            return int(self.attrs["target_resolution"])
+        from .space import get_space
+
+        return get_space(self.space).target_resolution
+
+    @property
+    def train_resolution(self) -> int | None:
+        """The input side the networks trained and were validated at (the proxy protocol's)."""
+        value = self.attrs.get("protocol", {}).get("resolution")
+        return None if value is None else int(value)
+
+    @property
     def num_classes(self) -> int:
         return int(self.attrs.get("num_classes") or _dataset_shape(self.dataset)[0])
 

@@ -152,6 +152,19 @@ def test_figures_draw_the_computed_data(studies: Path) -> None:
     assert sorted(refs.text) == sorted(r.reference + ("" if r.feasible else " (over budget)")
                                        for r in data.references.itertuples())
     assert any(s.x0 == 100_000_000 for s in figs["pareto_macs"].layout.shapes), "the budget line"
+    # every cost is named with the resolution it was counted at, the accuracy with the one it was measured at
+    layout = figs["pareto_macs"].layout
+    assert layout.xaxis.title.text == "MACs at 224×224 (log scale)"
+    assert layout.yaxis.title.text == "validation accuracy (trained at 32×32)"
+    assert [a.text for a in layout.annotations] == ["budget 100M MACs at 224×224"]
+    assert "MACs at 224×224 %{customdata[2]}" in front.hovertemplate
+    # labels go on the side of the budget line where their point is: none crosses it
+    for trace in (front, refs):
+        for x, position in zip(trace.x, trace.textposition):
+            assert position.endswith("left" if x <= 100_000_000 else "right"), (x, position)
+    # one colour per value across the choices chart (kernel 5 and relu6 are not both red)
+    bars = figs["choices"].data
+    assert len({b.marker.color for b in bars}) == len({b.name for b in bars}) == len(bars)
     three = report_data(open_study(studies / "three"))
     assert set(figures(three)) == {"pareto_macs", "pareto_params", "hypervolume", "choices"}
     assert any(s.x0 == 2_000_000 for s in figures(three)["pareto_params"].layout.shapes)
@@ -168,6 +181,10 @@ def test_report_files(studies: Path, tmp_path: Path) -> None:
     assert list(pareto.number) == list(study.pareto().number)
     page = (tmp_path / "report.html").read_text()
     assert "<script src=" not in page, "self-contained: plotly.js is inlined"
+    assert "<th>costs counted at</th><td>224×224 (the space&#x27;s target resolution" in page
+    assert "<th>networks trained at</th><td>32×32" in page
+    assert "<th>MACs at 224×224</th>" in page and "<th>dominated by</th>" in page
+    assert "<td>-1</td>" not in page and ("<td>not dominated</td>" in page or "<td>trial " in page)
     for name in nas.get_space("mobile").references:
         assert name in page
     if browser() is None:
