@@ -1,10 +1,12 @@
 """The command lines as a user reads them: ``python -m nas.spaces``'s output, every command's
 ``--help`` (each option explained once, with its default; no docstring markup; shared options worded
-alike), and the ``--device`` check of nas.search and nas.train."""
+alike), the ``--device`` check of nas.search and nas.train, and every imported package declared."""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.metadata
 import importlib.util
 import json
 import re
@@ -232,3 +234,67 @@ def test_device_is_checked_alike(command: Callable, tmp_path: Path, capsys: pyte
     assert code == 2 and "--device cuda:2: this machine has 2 CUDA device(s), cuda:0 to cuda:1" in err
     assert not (tmp_path / "studies").exists() and not (tmp_path / "run").exists()  # refused before any work
 
+
+# ----------------------------------------------------------------------------------------------
+# dependencies
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {_normalise(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r).group()) for r in requirements}
+
+
+def _normalise(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _imports(path: Path, *, lazy: bool = True) -> set[str]:
+    """The top-level names of the absolute imports of a module: all of them, or (``lazy=False``) only those
+    of its module level, run on import."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree) if lazy else tree.body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_imported_package_is_declared() -> None:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _requirement_names(project["dependencies"])
+    extras = {name: _requirement_names(reqs) for name, reqs in project.get("optional-dependencies", {}).items()}
+    optional = set().union(*extras.values())
+    first_party = {"nas", "search_spaces"} | {p.stem for p in (ROOT / "benchmarks").glob("*.py")}
+    distributions = importlib.metadata.packages_distributions()
+    missing = {}
+    for folder in ("nas", "search_spaces", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for name in _imports(path) - first_party - set(sys.stdlib_module_names):
+                # an import name that no installed distribution provides is taken as its own distribution
+                provided = {_normalise(d) for d in distributions.get(name, [name])}
+                if not provided & (declared | optional):
+                    missing.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    assert not missing, (f"imported but not declared in pyproject.toml's [project] dependencies or an extra: "
+                         f"{missing}")
+    # a package of an extra is imported lazily (inside a function), so that the core runs without it
+    for folder in ("nas", "search_spaces"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for name in _imports(path, lazy=False):
+                provided = {_normalise(d) for d in distributions.get(name, [name])}
+                assert provided & declared or not provided & optional, (
+                    f"{path.relative_to(ROOT)} imports {name}, of an extra, at module level: import it where used")
+
+
+def test_the_dependency_check_catches_an_undeclared_import(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("import os\nimport yaml.constructor\nfrom PIL import Image\nfrom . import sibling\n"
+                      "def f():\n    import not_a_package_anywhere\n")
+    assert _imports(module) == {"os", "yaml", "PIL", "not_a_package_anywhere"}
+    assert _imports(module, lazy=False) == {"os", "yaml", "PIL"}
+    assert _requirement_names(["psycopg[binary]>=3.1", "scikit_learn", "Pillow ; python_version>'3'"]) == {
+        "psycopg", "scikit-learn", "pillow"}
