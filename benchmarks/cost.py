@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nas  # noqa: E402
+from nas.cli import HelpFormatter, description  # noqa: E402
 from nas.fidelity import flop_counter_macs, torchvision_fidelity  # noqa: E402
 
 
@@ -78,11 +79,17 @@ def fidelity(quick: bool) -> None:
                   f"{'yes' if f.exact else 'NO':>6}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; references only")
-    parser.add_argument("--repeats", type=int, default=None, help="baseline repeats (count runs 20x more)")
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs of build + FlopCounterMode per network; nas.count runs 20× more (default: 7, "
+                             "3 with --quick)")
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     repeats = args.repeats or (3 if args.quick else 7)
     fidelity(args.quick)
     print()

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from nas.cli import HelpFormatter, description
 from nas.pareto import dominates, nondominated_ranks, pareto_front
 
 
@@ -41,11 +42,15 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description(__doc__), formatter_class=HelpFormatter)
+    parser.add_argument("--sizes", default="1000,3000,10000", help="numbers of random points, comma-separated")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random points")
+    return parser
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,3000,10000")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = build_parser().parse_args()
     print(f"{'points':>7} {'d':>2} {'front':>6} {'ranks':>6} | {'pareto_front s':>14} {'definition s':>12} "
           f"{'ratio':>7} | {'ranks s':>8} {'definition s':>12} {'ratio':>7}")
     for d in (2, 3):

@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 import nas
+from nas.cli import HelpFormatter, description
 from nas.data import load_dataset, split
 from nas.files import save_atomic
 from nas.pareto import dominates
@@ -120,23 +121,32 @@ def _seeds(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"--proxy-seeds {text!r}: give seeds separated by commas, e.g. 0,1") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--archs", type=int, default=20, help="architectures in all (at least the space's references)")
     parser.add_argument("--study", default=None, help="a search study folder whose front members join the set")
-    parser.add_argument("--max-macs", type=float, default=600e6, help="random samples above this are redrawn")
+    parser.add_argument("--max-macs", type=float, default=600e6,
+                        help="random samples of more MACs than this at 32×32 are redrawn (default: 600e6)")
     parser.add_argument("--proxy", action="append", default=None,
                         help="a proxy protocol, TRAIN_SIZExEPOCHS[:field=value,...] (repeatable; default: the "
                              "search's, 4000x3, and its former lr, 4000x3:lr=0.02); the first sets the longer "
                              "protocol's minimum")
-    parser.add_argument("--proxy-seeds", type=_seeds, default=(0, 1), help="seeds of each proxy (default 0,1)")
-    parser.add_argument("--long", default="12000x5:lr=0.02", help="the longer protocol (default 12000x5:lr=0.02)")
+    parser.add_argument("--proxy-seeds", type=_seeds, default=(0, 1),
+                        help="seeds of each proxy, comma-separated (default: 0,1)")
+    parser.add_argument("--long", default="12000x5:lr=0.02",
+                        help="the longer protocol, TRAIN_SIZExEPOCHS[:field=value,...]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling and of the split")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--part", type=_part, default=(0, 1), help="K/N: train only every N-th architecture from K")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--part", type=_part, default=(0, 1),
+                        help="K/N: train only every N-th architecture from the K-th (default: 0/1, all of them)")
     parser.add_argument("--data-root", type=Path, default=DATA, help="a folder holding cifar10.npz")
     parser.add_argument("--cache", type=Path, action="append", default=None,
-                        help="results JSON (repeatable: all are read, the first is written; default proxy.json)")
+                        help="results JSON, repeatable: all are read, the first is written (default: proxy.json)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     caches = args.cache or [Path("proxy.json")]
     for cache in caches:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import optuna
 
+from nas.cli import HelpFormatter, description
 from nas.pareto import normalised_hypervolume
 from nas.search import SearchConfig, parse_budget, run, weights_source
 
@@ -62,21 +63,27 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.4f} [{min(values):.4f}, {max(values):.4f}]"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--images", default="60K", help="training images per run, all candidates counted")
-    parser.add_argument("--space", default="mobile")
-    parser.add_argument("--budget", default="300M")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--train-size", type=int, default=1000)
-    parser.add_argument("--val-size", type=int, default=500)
+    parser.add_argument("--seeds", type=int, default=3, help="runs of each method, with seeds 0 to N-1")
+    parser.add_argument("--images", default="60K",
+                        help="training images per run, all candidates counted (K/M/G suffixes)")
+    parser.add_argument("--space", default="mobile", help="search space")
+    parser.add_argument("--budget", default="300M", help="largest allowed MACs (K/M/G suffixes)")
+    parser.add_argument("--epochs", type=int, default=3, help="proxy training epochs per candidate")
+    parser.add_argument("--train-size", type=int, default=1000, help="training images per candidate")
+    parser.add_argument("--val-size", type=int, default=500, help="validation images, carved from the training split")
     parser.add_argument("--lr", type=float, default=0.02,
-                        help="peak learning rate (default 0.02, the proxy's when the README's table was measured; "
-                             "the search's default is now 0.04)")
+                        help="peak learning rate (default: 0.02, the proxy's when the README's table was measured; "
+                             "nas.search now trains at 0.04)")
     parser.add_argument("--data-root", type=Path, default=DATA, help="a folder holding cifar10.npz")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",")]
     unknown = [m for m in methods if m not in METHODS]

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nas  # noqa: E402
+from nas.cli import DEVICE_HELP, HelpFormatter, description  # noqa: E402
 from nas.train import TrainConfig, _Batches, _schedule, train  # noqa: E402
 
 MEAN, STD = (0.4915, 0.4820, 0.4462), (0.2457, 0.2433, 0.2609)  # CIFAR-10 train statistics
@@ -93,17 +94,23 @@ def hand_written(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, confi
         torch.cuda.synchronize(device)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--genome", default=None, help="genome string (default: mobile space's mobilenet_v2)")
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/cifar10.npz"))
+    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/cifar10.npz"),
+                        help="CIFAR-10 as .npz (random images when the file is absent)")
     parser.add_argument("--images", type=int, default=2048, help="training images per run")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs of each after a warm-up pair (5)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads for both (default: torch's)")
+    parser.add_argument("--epochs", type=int, default=2, help="passes over the images per run")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs of each after a warm-up pair (default: 5, 3 with --quick)")
+    parser.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for both (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="a small genome, 1024 images, 3 repeats")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.quick:
         args.genome = args.genome or "conv_s2_c16 ir_c16_x32 ir_s2_c24_x64*2 ir_s2_c32_x96 head_c128"
         args.images = 1024

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import optuna
 
+from nas.cli import HelpFormatter, description
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -65,18 +67,23 @@ def one_run(workers: int, args: argparse.Namespace, data: list[str], *, divided:
         return len(trained) / span * 3600, len(trained), span
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description(__doc__), formatter_class=HelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="rounds over the configurations")
     parser.add_argument("--trials", type=int, default=8, help="candidates per run")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--train-size", type=int, default=2000)
-    parser.add_argument("--val-size", type=int, default=500)
-    parser.add_argument("--data-root", default=str(SHARED), help="folder holding cifar10.npz")
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs per candidate")
+    parser.add_argument("--train-size", type=int, default=2000, help="training images per candidate")
+    parser.add_argument("--val-size", type=int, default=500, help="validation images, carved from the training split")
+    parser.add_argument("--data-root", default=str(SHARED),
+                        help="folder holding cifar10.npz (digits when it is absent)")
     parser.add_argument("--quick", action="store_true", help="1 epoch of 600 images, 6 candidates, 2 rounds")
     parser.add_argument("--undivided", action="store_true",
                         help="also 2 workers that each take every core, as two processes started by hand would")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.quick:
         args.repeats, args.trials, args.epochs, args.train_size, args.val_size = 2, 6, 1, 600, 200
     cifar = Path(args.data_root) / "cifar10.npz"

@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import optuna  # noqa: E402
 
 import nas  # noqa: E402
+from nas.cli import HelpFormatter, description  # noqa: E402
 from nas.data import load_dataset, normalize, split  # noqa: E402
 from nas.files import save_atomic  # noqa: E402
 from nas.train import TrainConfig, TrainingDiverged, train  # noqa: E402
@@ -169,16 +170,21 @@ def report(rows: list[dict[str, Any]], header: str) -> None:
           "train/score: how many times cheaper the score is than the training")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--archs", type=int, default=50, help="networks to measure (default 50)")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description(__doc__), formatter_class=HelpFormatter)
+    parser.add_argument("--archs", type=int, default=50, help="networks to measure")
     parser.add_argument("--data-root", default="../shared/data", help="folder of cifar10.npz")
     parser.add_argument("--out", type=Path, help="JSON file of per-network results; a rerun resumes from it")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the architecture sampler (default 0)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per zero-cost score, median taken (default 3)")
-    parser.add_argument("--batch", type=int, default=64, help="images in naswot's minibatch (default 64)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the architecture sampler")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per zero-cost score, median taken")
+    parser.add_argument("--batch", type=int, default=64, help="images in naswot's minibatch")
     parser.add_argument("--max-macs", type=float, default=600e6,
-                        help="MACs cap at the space's target resolution (default 600e6)")
+                        help="MACs cap at the space's target resolution (default: 600e6)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.out is not None and args.out.suffix != ".json":
         parser.error(f"--out {args.out}: give a .json file")

@@ -682,26 +682,27 @@ def export_genome(genome: Genome | str, out: str | os.PathLike, *, num_classes: 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli import STORAGE_HELP, STUDY_HELP, STUDY_NAME_HELP, HelpFormatter
+
     parser = argparse.ArgumentParser(
-        prog="python -m nas.export", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m nas.export", formatter_class=HelpFormatter,
         description="Write found architectures as standalone PyTorch modules (torch only), with their trained "
                     "weights where the search kept them.",
         epilog="examples:\n" + "\n".join(line for line in __doc__.splitlines() if "python -m nas.export " in line))
-    parser.add_argument("study", nargs="?", default=None,
-                        help="a study folder (studies/<name>), its study.db, or a bare study name under studies/")
+    parser.add_argument("study", nargs="?", default=None, help=STUDY_HELP)
     what = parser.add_mutually_exclusive_group()
-    what.add_argument("--trial", type=int, default=None, help="export this trial")
+    what.add_argument("--trial", type=int, default=None, help="export trial N of the study (its number in trials.csv)")
     what.add_argument("--pareto", action="store_true",
                       help="export the Pareto set as a package (modules, weights and an __init__.py index)")
     what.add_argument("--genome", default=None, help="export this genome string instead of a study's trial")
     parser.add_argument("--out", default=None,
-                        help="folder to write into, or the module's .py file (--trial, --genome); default: "
-                             "<study folder>/models")
+                        help="folder to write into, or the module's .py file (--trial, --genome) (default: "
+                             "<study folder>/models)")
     parser.add_argument("--name", default=None, help="module name for --trial (default: trial_<N> or the reference's "
                                                      "name)")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
-    parser.add_argument("--storage", default=None, help="Optuna storage URL, instead of a study folder")
-    parser.add_argument("--study-name", default=None, help="the study's name in --storage")
+    parser.add_argument("--storage", default=None, help=STORAGE_HELP)
+    parser.add_argument("--study-name", default=None, help=STUDY_NAME_HELP)
     parser.add_argument("--num-classes", type=int, default=None, help="classes, for --genome (default: 1000)")
     parser.add_argument("--in-channels", type=int, default=None, help="input channels, for --genome (default: 3)")
     parser.add_argument("--resolution", type=int, default=None,

@@ -278,15 +278,15 @@ section {{ margin: 1.5em 0; }}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli import STORAGE_HELP, STUDY_HELP, STUDY_NAME_HELP, HelpFormatter
+
     parser = argparse.ArgumentParser(
-        prog="python -m nas.report", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="python -m nas.report", formatter_class=HelpFormatter,
         description="Write the Pareto report of a search: report.html (offline), trials.csv, pareto.csv and "
                     "pareto.png.")
-    parser.add_argument("study", nargs="?", default=None,
-                        help="a study folder (studies/<name>/ with study.db), its study.db, or a study name under "
-                             "studies/; leave it out with --storage")
-    parser.add_argument("--storage", default=None, help="Optuna storage URL, for studies outside a study folder")
-    parser.add_argument("--study-name", default=None, help="the study in --storage (needed when it holds several)")
+    parser.add_argument("study", nargs="?", default=None, help=STUDY_HELP)
+    parser.add_argument("--storage", default=None, help=STORAGE_HELP)
+    parser.add_argument("--study-name", default=None, help=STUDY_NAME_HELP)
     parser.add_argument("--out", default=None, help="folder to write into (default: the study folder)")
     parser.add_argument("--no-png", action="store_true", help="skip pareto.png (needs a browser for kaleido)")
     return parser

@@ -1361,8 +1361,11 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli import DATA_ROOT_HELP, DEVICE_HELP, HelpFormatter, dataset_help
+    from .train import TrainConfig
+
     parser = argparse.ArgumentParser(
-        prog="python -m nas.search", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="python -m nas.search", formatter_class=HelpFormatter,
         description="Multi-objective architecture search: a Pareto front of validation accuracy against "
                     "cost, with the space's hand-designed references trained under the same protocol.")
     parser.add_argument("--space", required=True, help=f"search space ({', '.join(list_spaces())})")
@@ -1381,9 +1384,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=13 * 60,
                         help="seconds of search in this run, references included (they train first and are never "
                              "cut: a timeout they use up is said so); then the Pareto set is tested. 0: no limit. "
-                             "The defaults end within 15 minutes on 2 CPU cores")
+                             "13 minutes let a run with no other option end within 15 on 2 CPU cores")
     parser.add_argument("--sampler", default="tpe", choices=SAMPLERS,
-                        help="tpe: the default, multivariate TPE learns from 10 trials on, handles categorical "
+                        help="tpe: multivariate TPE, learns from 10 trials on, handles categorical "
                              "spaces and the budget constraint and serves a few hundred trials best; nsga2/nsga3 "
                              "need many generations of 20; gp is slow on spaces of 100+ categorical parameters")
     parser.add_argument("--fidelity", default=None, choices=FIDELITIES,
@@ -1391,14 +1394,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "after --min-epochs, ×eta, ×eta²… epochs against the results at that rung (non-dominated "
                              "sorting over accuracy and cost, hypervolume contribution for ties) and goes on only when in "
                              "the best 1/eta; stopped ones are recorded, never on the front. none: every candidate "
-                             "trains all --epochs. Default: asha when --epochs > --min-epochs, else none; a resumed "
-                             "study keeps its own")
+                             "trains all --epochs (default: asha when --epochs > --min-epochs, else none; a resumed "
+                             "study keeps its own)")
     parser.add_argument("--eta", type=int, default=3, help="asha: the reduction factor (the best 1/eta go on)")
     parser.add_argument("--min-epochs", type=int, default=1, help="asha: epochs before the first judgement")
     parser.add_argument("--images", default=None,
                         help="compute budget: start no new candidate once the candidates have trained this many "
                              "images in all (epochs × training images; K/M/G suffixes; references left out); the "
-                             "search then ends at --images or --trials, whichever comes first")
+                             "search then ends at --images or --trials, whichever comes first (default: no such "
+                             "budget)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the split and the training; the sampler draws from it and each trial's number, "
                              "so one worker repeats itself and other workers or a resumed run draw other networks")
@@ -1408,9 +1412,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "on each with one --storage postgresql://...")
     parser.add_argument("--storage", default=None,
                         help="Optuna storage URL (sqlite:///PATH.db, postgresql://USER:PASSWORD@HOST/DB, needing "
-                             "pip install 'nas[postgres]'); default: SQLite in studies/<study-name>/study.db")
+                             "pip install 'nas[postgres]') (default: SQLite in <studies-dir>/<study-name>/study.db)")
     parser.add_argument("--study-name", default=None,
-                        help="default: <space>_<budget>_<dataset>, a valid Python identifier")
+                        help="the study's name in the storage, and its folder's name under --studies-dir (default: "
+                             "<space>_<budget>_<dataset>, made a valid Python identifier)")
     parser.add_argument("--heartbeat", type=int, default=30,
                         help="seconds between a worker's heartbeats: a trial whose worker on another machine sent "
                              "none for 4 of them is failed and run again (on this machine a dead worker is seen "
@@ -1419,27 +1424,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train the space's hand-designed networks as trials marked as references (all: "
                              "over-budget ones too, shown as infeasible)")
     parser.add_argument("--dataset", default=None,
-                        help="cifar10 (default; falls back to digits when neither cached nor downloadable), "
-                             "cifar100, mnist, fashion_mnist, svhn, digits, npz:PATH, folder:PATH")
-    parser.add_argument("--data-root", default=None,
-                        help="where <dataset>.npz files live; default: $NAS_DATA, else the user cache folder")
-    parser.add_argument("--epochs", type=int, default=3, help="proxy training epochs per candidate")
+                        help=dataset_help("cifar10, falling back to digits when neither cached nor downloadable"))
+    parser.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="proxy training epochs per candidate (passes over its training images)")
     parser.add_argument("--train-size", type=int, default=4000,
                         help="training images per candidate, at most (fewer when the dataset has fewer)")
     parser.add_argument("--val-size", type=int, default=None,
-                        help="validation images carved from the training split (the search selects on them); "
-                             "default: 1000 or a fifth of the training split, whichever is smaller")
-    parser.add_argument("--batch-size", type=int, default=64, help="training batch size")
+                        help="validation images carved from the training split (the search selects on them) "
+                             "(default: 1000 or a fifth of the training split, whichever is smaller)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per SGD step")
     parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate of the proxy's one-cycle schedule (default 0.04; a study begun before "
-                             "0.04 became the default was trained at 0.02: resume it with --lr 0.02)")
+                        help=f"peak learning rate of the proxy's one-cycle schedule (default: {TrainConfig.lr:g}; "
+                             "a study begun when it was 0.02 resumes with --lr 0.02)")
     parser.add_argument("--resolution", type=int, default=32,
                         help=f"training input side in pixels (8 to {MAX_RESOLUTION})")
     parser.add_argument("--device", default="cpu",
-                        help="cpu, cuda, cuda:N (the N-th GPU) or auto (cuda when there is one)")
+                        help=f"{DEVICE_HELP}; --workers spreads cuda and auto over the GPUs")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads per worker; default: torch's choice for one worker, the cores divided "
-                             "among the workers of this machine otherwise")
+                        help="torch threads per worker (default: torch's choice for one worker, the cores divided "
+                             "among the workers of this machine otherwise)")
     parser.add_argument("--studies-dir", default="studies",
                         help="where study folders go: <studies-dir>/<study-name>/ holds study.db and weights/")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

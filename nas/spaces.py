@@ -10,10 +10,11 @@ import re
 import sys
 from typing import Any
 
+from .cli import HelpFormatter
 from .cost import count
 from .space import Space, get_space, list_spaces
 
-__all__ = ["describe", "main"]
+__all__ = ["build_parser", "describe", "main"]
 
 
 def describe(space: Space) -> dict[str, Any]:
@@ -94,11 +95,20 @@ def _print_space(info: dict[str, Any]) -> None:
         print(f"  {ref['name']}: {ref['genome']}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nas.spaces", description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", nargs="?", help="a space to describe (default: list them all)")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nas.spaces", formatter_class=HelpFormatter,
+        description="List the search spaces, or describe one: its dimensions, its size, its references with their "
+                    "exact cost at the space's target resolution, and the other members of their families that its "
+                    "recipes make exactly as torchvision does.")
+    parser.add_argument("name", nargs="?", help=f"a space to describe, one of {', '.join(list_spaces())} (default: "
+                                                "list them all)")
     parser.add_argument("--json", action="store_true", help="print JSON for programs instead of tables")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.name is None:
         spaces = [get_space(name) for name in list_spaces()]
         rows = [{"name": s.name, "description": s.description, "target_resolution": s.target_resolution,

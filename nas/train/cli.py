@@ -59,6 +59,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..cli import DATA_ROOT_HELP, DEVICE_HELP, HelpFormatter, dataset_help, device_error
 from ..cost import count, format_count
 from ..files import save_atomic, unwritable
 from ..genome import Genome
@@ -527,11 +528,8 @@ def _check_options(config: RetrainConfig) -> None:
         raise RetrainError(f"--val-size {config.val_size} must be 0 (no validation split) or a number of images")
     if config.resolution is not None and config.resolution < 8:
         raise RetrainError(f"--resolution {config.resolution} is too small to train a CNN; use 32 or more")
-    if config.device not in ("cpu", "cuda", "auto") and not re.fullmatch(r"cuda:\d+", config.device):
-        raise RetrainError(f"--device {config.device!r} is not one of cpu, cuda, cuda:N, auto")
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise RetrainError(f"--device {config.device}: no CUDA device is available here (torch {torch.__version__}); "
-                           "use --device cpu or auto")
+    if error := device_error(config.device):
+        raise RetrainError(error)
 
 
 def _as_option(message: str) -> str:
@@ -705,7 +703,7 @@ def summary(result: RetrainResult) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m nas.train", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m nas.train", formatter_class=HelpFormatter,
         description="Train one architecture fully: a network found by a search, a reference, a genome string or "
                     "an exported module. Checkpoints every epoch; rerun the same command to resume.",
         epilog="ARCH is read in this order:\n"
@@ -718,40 +716,43 @@ def build_parser() -> argparse.ArgumentParser:
                "The curve is drawn on the test split (or on --val-size training images); nothing is selected on "
                "it: the weights are those of the last epoch.")
     parser.add_argument("arch", metavar="ARCH", help="what to train (see below)")
-    parser.add_argument("--trial", type=int, default=None, help="the trial of a study ARCH to train")
+    parser.add_argument("--trial", type=int, default=None,
+                        help="train trial N of the study ARCH (its number in trials.csv)")
     parser.add_argument("--pretrained", action="store_true",
                         help="an exported module's build(pretrained=True): start from its weights")
     parser.add_argument("--dataset", default=None,
-                        help="cifar10, cifar100, mnist, fashion_mnist, svhn, digits, npz:PATH, folder:PATH (default: "
-                             "the study's for a study ARCH, the one an exported module came from, else cifar10, "
-                             "without fallback)")
-    parser.add_argument("--data-root", default=None,
-                        help="where <dataset>.npz files live (default: $NAS_DATA, else the user cache folder)")
-    parser.add_argument("--epochs", type=int, default=30, help="passes over the training images (default 30)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per SGD step (default 64)")
-    parser.add_argument("--lr", type=float, default=0.02, help="peak learning rate of the one-cycle schedule "
-                                                               "(default 0.02, the search's)")
-    parser.add_argument("--weight-decay", type=float, default=5e-4, help="on conv/linear weights (default 5e-4)")
-    parser.add_argument("--label-smoothing", type=float, default=0.1, help="(default 0.1)")
+                        help=dataset_help("the study's for a study ARCH, the one an exported module came from, else "
+                                          "cifar10, without fallback"))
+    parser.add_argument("--data-root", default=None, help=DATA_ROOT_HELP)
+    parser.add_argument("--epochs", type=int, default=30, help="passes over the training images")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per SGD step")
+    parser.add_argument("--lr", type=float, default=0.02,
+                        help=f"peak learning rate of the one-cycle schedule (default: %(default)s; the search's short "
+                             f"proxy training uses {TrainConfig.lr:g}, chosen there because it ranks networks as "
+                             "longer training does)")
+    parser.add_argument("--weight-decay", type=float, default=5e-4,
+                        help="L2 penalty on conv and linear weights, not on norms and biases")
+    parser.add_argument("--label-smoothing", type=float, default=0.1,
+                        help="probability mass spread uniformly over the classes, in [0, 1)")
     parser.add_argument("--schedule", default="onecycle", choices=("onecycle", "cosine"),
-                        help="learning rate after the warm-up: linear or cosine decay to 0 (default onecycle)")
-    parser.add_argument("--warmup", type=float, default=0.1, help="fraction of the steps warming up (default 0.1)")
+                        help="learning rate after the warm-up: linear (onecycle) or cosine decay to 0")
+    parser.add_argument("--warmup", type=float, default=0.1, help="fraction of the steps warming up, in [0, 1)")
     parser.add_argument("--resolution", type=int, default=None,
                         help="input side in pixels (default: the study's protocol, else 32)")
     parser.add_argument("--crop-padding", type=int, default=4,
-                        help="random-crop padding in pixels, 0 for none (default 4); flips follow the dataset")
+                        help="random-crop padding in pixels, 0 for none; flips follow the dataset")
     parser.add_argument("--bn-recalibration", type=int, default=512,
-                        help="training images re-estimating batch-norm statistics before each evaluation (default "
-                             "512; 0 keeps the running averages)")
+                        help="training images re-estimating batch-norm statistics before each evaluation; 0 keeps "
+                             "the running averages")
     parser.add_argument("--train-size", type=int, default=None,
                         help="training images, a stratified subset (default: all)")
     parser.add_argument("--val-size", type=int, default=0,
-                        help="training images held out to draw the curve on (default 0: train on all, the curve "
+                        help="training images held out to draw the curve on (default: 0, train on all, the curve "
                              "is on the test split)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--seed", type=int, default=0, help="initial weights, shuffling, augmentation (default 0)")
-    parser.add_argument("--out", default=None, help="output folder (default runs/<arch>_<dataset>/)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights, shuffling and augmentation")
+    parser.add_argument("--out", default=None, help="output folder (default: runs/<arch>_<dataset>/)")
     parser.add_argument("--restart", action="store_true", help="ignore (delete) a checkpoint in --out; start over")
     parser.add_argument("--studies-dir", default="studies", help=argparse.SUPPRESS)
     parser.add_argument("--quiet", action="store_true", help="no line per epoch")
