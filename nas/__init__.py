@@ -7,6 +7,27 @@ module, :func:`count` prices it exactly without building it, and the spaces regi
 
 from __future__ import annotations
 
+import sys
+import warnings
+
+
+def _import_tqdm_auto_quietly() -> None:
+    """Optuna imports ``tqdm.auto`` when it is imported (``optuna.progress_bar``). In a Jupyter kernel
+    without ipywidgets that import warns "TqdmWarning: IProgress not found ..." into the first cell that
+    imports ``nas.study`` (or anything else of nas that imports optuna), though nas never draws optuna's
+    bars. Importing it first here, with that one warning silenced, keeps notebook outputs clean; tqdm
+    then falls back to its text bar, as it would anyway. Outside Jupyter this does nothing."""
+    if "ipykernel.zmqshell" not in sys.modules or "tqdm.auto" in sys.modules:
+        return
+    from tqdm.std import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+        import tqdm.auto  # noqa: F401
+
+
+_import_tqdm_auto_quietly()
+
 from .builder import build
 from .cost import Cost, count, min_resolution
 from .genome import (

@@ -429,7 +429,7 @@ def trial_info(study: Study, number: int, *, name: str | None = None, row: pd.Se
         row = study.trials().loc[number]
     genome = Genome.parse(trial.user_attrs["genome"])
     cost = trial.user_attrs.get("cost", {})
-    resolution = int(cost.get("resolution") or study.attrs.get("target_resolution") or 224)
+    resolution = int(cost.get("resolution") or study.resolution)
     if "macs" not in cost:
         counted = count(genome, resolution=resolution, in_channels=study.in_channels, num_classes=study.num_classes)
         cost = {"macs": counted.macs, "params": counted.params}
@@ -440,7 +440,7 @@ def trial_info(study: Study, number: int, *, name: str | None = None, row: pd.Se
     return ExportInfo(
         name=name, macs=int(cost["macs"]), params=int(cost["params"]), resolution=resolution, study=study.name,
         space=study.space, trial=number, reference=trial.user_attrs.get("reference") or "", dataset=study.dataset,
-        train_resolution=study.attrs.get("protocol", {}).get("resolution"), accuracy=_number(row["accuracy"]),
+        train_resolution=study.train_resolution, accuracy=_number(row["accuracy"]),
         test_accuracy=_number(row["test_accuracy"]), status=status,
         weights=f"{name}.pt" if study.weights_path(number).exists() else None,
         mean=study.normalisation[0] if study.normalisation else None,

@@ -32,6 +32,7 @@ from .storage import StorageError, display_url, resolve_url
 __all__ = ["Study", "StudyError", "genome_choices", "open_study"]
 
 _STATES = optuna.trial.TrialState
+_DEFAULT_STUDIES = Path("studies")  # open_study's default studies_dir, the only one looked for in parent folders
 
 
 class StudyError(ValueError):
@@ -45,7 +46,9 @@ def open_study(study: str | os.PathLike | None = None, *, storage: str | None = 
     Args:
         study: a study folder (``studies/mobile_300M_cifar10``, holding ``study.db``), its ``study.db``
             file, or a bare study name whose folder is under ``studies_dir``. Leave it out to open
-            ``name`` in ``storage``.
+            ``name`` in ``storage``. With the default ``studies_dir``, a relative ``studies/<name>`` or a
+            bare name that is not under the working folder is looked for in the ``studies/`` folders of
+            its parents, nearest first: a notebook run from ``notebooks/`` opens the project's studies.
         storage: an Optuna storage URL (``sqlite:///...``, ``postgresql://...``) when the study does
             not live in a folder's ``study.db``.
         name: the study name inside the storage; needed only when the storage holds several studies.
@@ -56,9 +59,7 @@ def open_study(study: str | os.PathLike | None = None, *, storage: str | None = 
     """
     folder: Path | None = None
     if study is not None:
-        path = Path(study)
-        if not path.exists() and not path.is_absolute() and len(path.parts) == 1 and (Path(studies_dir) / path).exists():
-            path = Path(studies_dir) / path
+        path = _study_path(study, studies_dir)
         if path.is_file():
             folder, db = path.parent, path
         elif path.is_dir():
@@ -66,11 +67,6 @@ def open_study(study: str | os.PathLike | None = None, *, storage: str | None = 
             if not db.exists() and storage is None:
                 raise StudyError(f"{str(study)!r} is a folder without a study.db: give the folder that "
                                  "`python -m nas.search` wrote (studies/<name>/), or --storage URL --study-name NAME")
-        else:
-            known = sorted(p.parent.name for p in Path(studies_dir).glob("*/study.db"))
-            hint = f"; studies here: {', '.join(known)}" if known else ""
-            raise StudyError(f"no study at {str(study)!r}: expected a study folder (studies/<name>/ with study.db), "
-                             f"its study.db, or --storage URL --study-name NAME{hint}")
         if storage is None:
             storage = f"sqlite:///{db}"
     if storage is None:
@@ -99,6 +95,38 @@ def open_study(study: str | os.PathLike | None = None, *, storage: str | None = 
     if folder is None:
         folder = Path(studies_dir) / name
     return Study(optuna.load_study(study_name=name, storage=storage), storage=storage, folder=folder)
+
+
+def _study_path(study: str | os.PathLike, studies_dir: str | os.PathLike) -> Path:
+    """Where ``study`` is: the path as given, a bare name under ``studies_dir``, or (with the default
+    ``studies_dir`` only) ``studies/<name>`` in the nearest parent of the working folder that holds it, so that
+    ``"studies/<name>"`` means the same from the project root and from ``notebooks/``, where Jupyter starts.
+
+    Raises:
+        StudyError: none of these exists; the message lists every place looked at and the studies there.
+    """
+    path = Path(study)
+    bare = len(path.parts) == 1 and not path.is_absolute()
+    shelves = [Path(studies_dir)]  # the studies/ folders looked in, nearest first
+    looked = [path, Path(studies_dir) / path] if bare else [path]
+    if (Path(studies_dir) == _DEFAULT_STUDIES and not path.is_absolute()
+            and (bare or path.parts[0] == _DEFAULT_STUDIES.name)):
+        for parent in Path.cwd().parents:
+            if (parent / _DEFAULT_STUDIES).is_dir():
+                shelves.append(parent / _DEFAULT_STUDIES)
+                looked.append(parent / _DEFAULT_STUDIES / path if bare else parent / path)
+    for candidate in looked:
+        if candidate.exists():
+            return candidate
+    where = ", ".join(str(p if p.is_absolute() else Path.cwd() / p) for p in looked)
+    hint = ""
+    for shelf in shelves:
+        known = sorted(p.parent.name for p in shelf.glob("*/study.db"))
+        if known:
+            hint = f"; studies in {shelf.resolve()}: {', '.join(known)}"
+            break
+    raise StudyError(f"no study at {str(study)!r} (looked at {where}): expected a study folder (studies/<name>/ "
+                     f"with study.db), its study.db, or --storage URL --study-name NAME{hint}")
 
 
 @dataclass
@@ -163,6 +191,18 @@ class Study:
     @property
     def in_channels(self) -> int:
         return int(self.attrs.get("in_channels") or _dataset_shape(self.dataset)[1])
+
+    @property
+    def resolution(self) -> int:
+        """The input side the search counted its costs at (MACs at resolution×resolution): the space's
+        target resolution, 224 for the ImageNet spaces, whatever the side it trained at."""
+        return int(self.attrs.get("target_resolution") or 224)
+
+    @property
+    def train_resolution(self) -> int | None:
+        """The input side the search trained and validated its networks at (its protocol's); None when
+        the study does not record it."""
+        return self.attrs.get("protocol", {}).get("resolution")
 
     @property
     def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:

@@ -320,6 +320,36 @@ def test_folder_without_a_study(tmp_path: Path) -> None:
         open_study(tmp_path)
 
 
+def test_open_study_finds_studies_in_a_parent_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jupyter runs notebooks/pareto.ipynb in notebooks/: "studies/<name>" still means the project's study."""
+    def make(folder: Path) -> Path:
+        folder.mkdir(parents=True)
+        optuna.create_study(study_name=folder.name, storage=f"sqlite:///{folder / 'study.db'}",
+                            directions=["maximize", "minimize"])
+        return folder
+
+    project = make(tmp_path / "studies" / "tiny")
+    (tmp_path / "notebooks" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks" / "deeper")
+    for given in ("studies/tiny", "tiny", "studies/tiny/study.db"):
+        study = open_study(given)
+        assert (study.name, study.folder) == ("tiny", project), given
+    nearer = make(tmp_path / "notebooks" / "studies" / "tiny")
+    assert open_study("studies/tiny").folder == nearer, "the nearest studies/ folder first"
+
+    with pytest.raises(StudyError) as missing:
+        open_study("studies/other")
+    assert str(missing.value) == (
+        f"no study at 'studies/other' (looked at {Path.cwd() / 'studies/other'}, "
+        f"{tmp_path / 'notebooks/studies/other'}, {tmp_path / 'studies/other'}): expected a study folder "
+        "(studies/<name>/ with study.db), its study.db, or --storage URL --study-name NAME; "
+        f"studies in {tmp_path / 'notebooks/studies'}: tiny")
+    with pytest.raises(StudyError, match="no study at 'tiny'"):
+        open_study("tiny", studies_dir="elsewhere")  # a studies_dir given is the only place looked in
+    with pytest.raises(StudyError, match="no study at 'other/tiny'"):
+        open_study("other/tiny")  # only studies/<name> is looked for upwards
+
+
 def test_trial_lookup_errors(studies: Path) -> None:
     study = open_study(studies / "mobile_100M_digits")
     with pytest.raises(StudyError, match="has no trial 999"):
