@@ -39,6 +39,7 @@ from typing import Any
 import optuna
 import torch
 
+from .cli import device_error
 from .cost import Cost, cost_label, count, format_count, min_resolution
 from .files import save_atomic, unwritable
 from .genome import Genome
@@ -224,16 +225,9 @@ def _check_config(config: SearchConfig) -> Space:
                           f"{config.resolution}×{config.resolution} activations would not fit in memory")
     if config.timeout is not None and (math.isnan(config.timeout) or config.timeout < 0):
         raise SearchError(f"--timeout {config.timeout!r} must be 0 (no limit) or a positive number of seconds")
-    device = config.device
-    if device not in ("cpu", "cuda", "auto") and not re.fullmatch(r"cuda:\d+", device):
-        raise SearchError(f"--device {device!r} is not one of cpu, cuda, cuda:N (the N-th GPU), auto")
-    if device.startswith("cuda"):
-        available = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if not available:
-            raise SearchError(f"--device {device}: no CUDA device is available here; use --device cpu or auto")
-        if ":" in device and int(device.split(":")[1]) >= available:
-            raise SearchError(f"--device {device}: this machine has {available} CUDA device(s), cuda:0 to "
-                              f"cuda:{available - 1}")
+    error = device_error(config.device)
+    if error:
+        raise SearchError(error)
     return space
 
 
@@ -1446,7 +1440,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "among the workers of this machine otherwise)")
     parser.add_argument("--studies-dir", default="studies",
                         help="where study folders go: <studies-dir>/<study-name>/ holds study.db and weights/")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="print no progress (by default: a line on standard error per network that finishes, "
+                             "with the counts and an ETA, and in a terminal a status line of what trains now)")
     return parser
 
 

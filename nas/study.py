@@ -193,18 +193,6 @@ class Study:
         return int(self.attrs.get("in_channels") or _dataset_shape(self.dataset)[1])
 
     @property
-    def resolution(self) -> int:
-        """The input side the search counted its costs at (MACs at resolution×resolution): the space's
-        target resolution, 224 for the ImageNet spaces, whatever the side it trained at."""
-        return int(self.attrs.get("target_resolution") or 224)
-
-    @property
-    def train_resolution(self) -> int | None:
-        """The input side the search trained and validated its networks at (its protocol's); None when
-        the study does not record it."""
-        return self.attrs.get("protocol", {}).get("resolution")
-
-    @property
     def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         """Per-channel (mean, std) of the training images in [0, 1] units, with which the search fed its
         networks ``(x / 255 - mean) / std``; None for studies written before it was recorded."""
