@@ -84,9 +84,10 @@ def pareto(trials: pd.DataFrame, *, x: str = "macs", budget: float | None = None
                       xaxis_title=axis + " (log scale)", yaxis_title="validation accuracy" + trained_at,
                       legend={"orientation": "h", "y": -0.18}, height=560, margin={"t": 80, "r": 30})
     xs = [v for v in [*trained[x], budget_x] if v is not None and v > 0]
-    # room on both sides for the reference labels
     if xs:
-        low, high = math.log10(min(xs)) - 0.06, math.log10(max(xs)) + 0.1
+        labels = [(v, text, position) for trace in fig.data[1:] for v, text, position in
+                  zip(trace.x, trace.text, trace.textposition) if text and v > 0]
+        low, high = _x_range(xs, labels)
         ticks = _log_ticks(10**low, 10**high)
         fig.update_xaxes(type="log", range=[low, high], tickvals=ticks, ticktext=[format_count(t) for t in ticks])
     else:
@@ -140,6 +141,23 @@ def _customdata(rows: pd.DataFrame) -> list[list[str]]:
                  else f"dominated by trial {r.dominated_by}" if r.dominated_by >= 0 else "off the front")
         data.append([name, test, format_count(r.macs), format_count(r.params), where, _wrap(r.genome)])
     return data
+
+
+def _x_range(xs: list[float], labels: list[tuple[float, str, str]], *, plot_px: float = 900,
+             char_px: float = 6.5) -> tuple[float, float]:
+    """The log10 range of the x axis: the points with a margin, widened until every label (x, text,
+    position) fits inside the plot on its side of its point (labels are ``char_px`` wide a character,
+    the plot at least ``plot_px`` wide: the report's PNG and page are wider)."""
+    low, high = math.log10(min(xs)) - 0.06, math.log10(max(xs)) + 0.06
+    for _ in range(5):  # each widening shrinks every label's share of the axis: a few rounds settle it
+        span = high - low
+        for v, text, position in labels:
+            width = (len(text) * char_px + 12) / plot_px * span
+            if position.endswith("left"):
+                low = min(low, math.log10(v) - width)
+            else:
+                high = max(high, math.log10(v) + width)
+    return low, high
 
 
 def _side(x: float, budget_x: float | None) -> str:

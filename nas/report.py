@@ -268,7 +268,7 @@ section {{ margin: 1.5em 0; }}
 <h2>References</h2>
 <ul id="verdicts">{verdicts}</ul>
 {figures}
-<h2>{pareto_heading}</h2>
+<h2 id="pareto-set">{pareto_heading}</h2>
 {pareto_table}
 <h2>References (trained under the same protocol)</h2>
 {reference_table}

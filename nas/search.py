@@ -1013,6 +1013,7 @@ def _counts(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, int]:
     outcomes = trial_outcomes(trials)
     counts = Counter(outcomes[t.number] for t in trials if not t.user_attrs.get("reference"))
     counts["references"] = len(_reference_trials(trials))
+    counts["references failed"] = sum(1 for t in trials if t.user_attrs.get("reference") and outcomes[t.number] == "failed")
     counts["images"] = images_trained(trials)
     return dict(counts)
 
@@ -1267,7 +1268,8 @@ def _count_line(counts: dict[str, int]) -> str:
                                            if n("stopped") else [])
     parts += [f"{n('over budget')} over the budget (not trained)"]
     parts += [f"{n('failed')} failed"] if n("failed") else []
-    extra = [f"{n('images'):,} images trained by the candidates", _plural(n("references"), "reference")]
+    extra = [f"{n('images'):,} images trained by the candidates", _plural(n("references"), "reference")
+             + (f" ({n('references failed')} more failed: see the report)" if n("references failed") else "")]
     if n("repeat"):
         extra.append(f"{_plural(n('repeat'), 'repeat')} of trained networks (not trained again)")
     if n("retried"):

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import random
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +216,23 @@ def unwritable(folder: Path) -> Iterator[Path]:
             subprocess.run(["chattr", "-i", str(folder)], check=True)
         else:
             folder.chmod(mode)
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# headless and quiet: no sandbox (CI runs as root), nothing fetched from the network
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--no-first-run"]
+
+
+def browser() -> str | None:
+    """A Chromium-family browser: $NAS_CHROMIUM, else the first on PATH."""
+    return os.environ.get("NAS_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
+def chromium_or_skip() -> str:
+    """The browser for the tests that open pages; skips without one, unless CI's NAS_REQUIRE_BROWSER is set."""
+    executable = browser()
+    if executable is None and not os.environ.get("NAS_REQUIRE_BROWSER"):
+        pytest.skip("no Chromium-family browser (apt-get install chromium); CI sets NAS_REQUIRE_BROWSER")
+    assert executable, "NAS_REQUIRE_BROWSER is set but no Chromium-family browser is installed"
+    return executable

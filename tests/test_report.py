@@ -3,7 +3,6 @@ written, the page in a real (headless) Chromium, and bad inputs."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -17,16 +16,10 @@ from nas.report import figures, main, report_data, write_report
 from nas.pareto import hypervolume
 from nas.search import main as search
 from nas.study import StudyError, genome_choices, open_study
-from tests.conftest import unwritable
+from tests.conftest import CHROMIUM_ARGS, browser, chromium_or_skip, unwritable
 
 TINY = ["--epochs", "1", "--train-size", "150", "--val-size", "60", "--batch-size", "32", "--no-progress",
         "--dataset", "digits", "--space", "mobile"]
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def browser() -> str | None:
-    """A Chromium-family browser: $NAS_CHROMIUM, else the first on PATH."""
-    return os.environ.get("NAS_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
 
 
 @pytest.fixture(scope="module")
@@ -195,19 +188,14 @@ def test_report_files(studies: Path, tmp_path: Path) -> None:
 
 
 def test_report_renders_in_headless_chromium(studies: Path, tmp_path: Path) -> None:
-    executable = browser()
-    if executable is None and not os.environ.get("NAS_REQUIRE_BROWSER"):
-        pytest.skip("no Chromium-family browser (apt-get install chromium); CI sets NAS_REQUIRE_BROWSER")
-    assert executable, "NAS_REQUIRE_BROWSER is set but no Chromium-family browser is installed"
+    executable = chromium_or_skip()
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     study = open_study(studies / "mobile_100M_digits")
     write_report(study, tmp_path, png=False)
     data = report_data(study)
     problems: list[str] = []
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-quic", "--no-first-run"])
+        chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = chromium.new_page()
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning")
                 else None)
