@@ -83,12 +83,14 @@ def test_end_to_end_on_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_budget_is_enforced_before_training(tmp_path: Path) -> None:
-    run_cli(tmp_path, "--space", "mobile", "--budget", "40M", "--dataset", "digits", "--trials", "6",
+    run_cli(tmp_path, "--space", "mobile", "--budget", "100M", "--dataset", "digits", "--trials", "4",
             "--references", "all", "--seed", "3")
-    study = load(tmp_path, "mobile_40M_digits")
+    study = load(tmp_path, "mobile_100M_digits")
+    outcomes = search.trial_outcomes(study.trials)
+    assert "over budget" in outcomes.values() and "trained" in outcomes.values()
     for t in study.trials:
         spent = t.user_attrs["budget"]["value"]
-        over = spent > 40_000_000
+        over = spent > 100_000_000
         assert (t.constraints["budget"] > 0) == over
         assert t.system_attrs["constraints"] == [t.constraints["budget"]]  # what optuna-dashboard reads
         if over and not t.user_attrs.get("reference"):
@@ -301,12 +303,14 @@ def test_a_failing_candidate_is_a_failed_trial_and_the_search_goes_on(tmp_path: 
 
 
 def test_same_seed_same_architectures(tmp_path: Path) -> None:
-    args = ["--space", "mobile", "--budget", "30M", "--dataset", "digits", "--references", "none", "--trials", "12",
+    # a budget most networks meet: 12 candidates are 12 trainings, the last two sampled by TPE (at 30M MACs,
+    # hundreds of over-budget candidates priced and sampled first took minutes)
+    args = ["--space", "mobile", "--budget", "1G", "--dataset", "digits", "--references", "none", "--trials", "12",
             "--seed", "7"]
     run_cli(tmp_path / "a", *args)
     run_cli(tmp_path / "b", *args)
-    first = [t.user_attrs["genome"] for t in load(tmp_path / "a", "mobile_30M_digits").trials]
-    second = [t.user_attrs["genome"] for t in load(tmp_path / "b", "mobile_30M_digits").trials]
+    first = [t.user_attrs["genome"] for t in load(tmp_path / "a", "mobile_1G_digits").trials]
+    second = [t.user_attrs["genome"] for t in load(tmp_path / "b", "mobile_1G_digits").trials]
     assert first == second and len(set(first)) > 1
 
 
