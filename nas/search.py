@@ -1153,13 +1153,16 @@ class _Progress:
             return
         outcomes = trial_outcomes(trials)
         tally = self._tally(trials, outcomes)
+        lines = []
         for t in trials:
             if t.state.is_finished() and t.number not in self.seen:
                 self.seen.add(t.number)
                 if t.user_attrs.get("reference"):
-                    self._print(f"{self._finished(t, outcomes[t.number])} · {self._references(trials, outcomes)}")
+                    lines.append(f"{self._finished(t, outcomes[t.number])} · {self._references(trials, outcomes)}")
                 elif outcomes[t.number] != "over budget":
-                    self._print(f"{self._finished(t, outcomes[t.number])} · {tally}")
+                    lines.append(f"{self._finished(t, outcomes[t.number])} · {tally}")
+        if lines:
+            self._print("\n".join(lines))
         if self.tty:
             running = [t for t in trials if t.state == _STATES.RUNNING]
             now = ", ".join(_name(t) for t in running[:3]) + (f" and {len(running) - 3} more" if len(running) > 3
@@ -1212,14 +1215,14 @@ class _Progress:
         if outcome == "failed" or outcome == "retried":
             reason = " ".join(str(attrs.get("fail_reason", "no reason recorded")).split())
             return f"{_name(t)} {outcome}: {reason if len(reason) <= 160 else reason[:157] + '...'}"
-        return f"{_name(t)} {attrs.get('status', outcome)}" + (f" ({cost_text})" if cost_text else "")
+        return f"{_name(t)} {attrs.get('status', outcome)}" + (f"; {cost_text}" if cost_text else "")
 
-    def _print(self, line: str) -> None:
+    def _print(self, text: str) -> None:
+        """Lines above the status line (which the next :meth:`_draw` puts back)."""
         if self.tty and self.status:
             self.stream.write("\r\033[K")
-        self.stream.write(line + "\n")
-        if self.tty and self.status:
-            self.stream.write(self.status)
+            self.status = ""
+        self.stream.write(text + "\n")
         self.stream.flush()
 
     def _draw(self, status: str) -> None:
@@ -1323,7 +1326,8 @@ def summary(result: SearchResult, config: SearchConfig) -> str:
         lines.append(f"  {t.number:>5}  {t.user_attrs.get('reference') or '-':<{width}}  "
                      f"{_value(t, objectives, 'accuracy'):>7.4f}  {'-' if test is None else f'{test:.4f}':>8}  "
                      f"{format_count(cost['macs']):>16}  {format_count(cost['params']):>7}")
-    lines.append("references (trained under the same protocol):")
+    lines.append("references (trained under the same protocol):" if result.references else
+                 f"references: none trained (--references {config.references})")
     searched = [p for p in result.pareto if not p.user_attrs.get("reference")]
     for t in result.references:
         cost = t.user_attrs["cost"]
