@@ -48,7 +48,7 @@ from torch import nn
 
 from . import blocks
 from .builder import Layer, Plan, plan
-from .cost import count, format_count, min_resolution
+from .cost import cost_label, count, format_count, min_resolution
 from .files import describe, unwritable
 from .genome import Genome, Pool, as_genome
 from .study import Study, StudyError, open_study
@@ -780,8 +780,8 @@ def _report_pareto(study: Study, written: list[Path]) -> list[str]:
 
 def _summary(info: ExportInfo) -> str:
     what = f"trial {info.trial}" + (f", reference {info.reference}" if info.reference else "")
-    return (f"{what}: {format_count(info.macs)} MACs, {format_count(info.params)} params, val {_acc(info.accuracy)}, "
-            f"test {_acc(info.test_accuracy)}")
+    return (f"{what}: {format_count(info.macs)} {cost_label('macs', info.resolution)}, {format_count(info.params)} "
+            f"params, val {_acc(info.accuracy)}, test {_acc(info.test_accuracy)}")
 
 
 def _import_hint(folder: Path, name: str, *, package: bool = False) -> str:

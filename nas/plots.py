@@ -104,7 +104,8 @@ def hypervolume(curve: pd.DataFrame, *, title: str = "") -> go.Figure:
     return fig
 
 
-def choices(table: pd.DataFrame, *, labels: dict[int, str] | None = None, title: str = "") -> go.Figure:
+def choices(table: pd.DataFrame, *, labels: dict[int, str] | None = None, title: str = "",
+            resolution: int | None = None) -> go.Figure:
     """How the architectural choices spread along the front: for each choice (kernel, expansion,
     activation, block type, squeeze-and-excitation) a stacked bar per network, cheapest on the
     left, giving the share of its blocks taking each value (``Study.choices()``)."""
@@ -112,7 +113,8 @@ def choices(table: pd.DataFrame, *, labels: dict[int, str] | None = None, title:
     names = [c for c in ("kernel", "expansion", "activation", "block", "se") if c in set(table.choice)]
     order = table.drop_duplicates("number").sort_values("macs")
     labels = labels or {}
-    ticks = [f"{labels.get(n, f'trial {n}')}<br>{format_count(m)}" for n, m in zip(order.number, order.macs)]
+    macs = cost_label("macs", resolution)
+    ticks = [f"{labels.get(n, f'trial {n}')}<br>{format_count(m)} {macs}" for n, m in zip(order.number, order.macs)]
     fig = make_subplots(rows=max(1, len(names)), cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=[f"{n}" for n in names])
     values = [(name, value) for name in names for value in sorted(set(table[table.choice == name].value), key=_natural)]

@@ -130,7 +130,7 @@ def figures(data: ReportData) -> dict[str, Any]:
             train_resolution=data.train_resolution,
             title=f"{data.study}: validation accuracy against {cost_label(axis, data.resolution)} ({data.dataset})")
     figs["hypervolume"] = plots.hypervolume(data.hypervolume)
-    figs["choices"] = plots.choices(data.choices, labels=data.labels)
+    figs["choices"] = plots.choices(data.choices, labels=data.labels, resolution=data.resolution)
     return figs
 
 
