@@ -154,8 +154,8 @@ def write_report(study: Study, out: str | Path | None = None, *, png: bool = Tru
     figs = figures(data)
     written: dict[str, Path | str] = {}
     try:
-        data.trials.to_csv(out / "trials.csv", index=False)
-        data.pareto.to_csv(out / "pareto.csv", index=False)
+        _csv(data.trials).to_csv(out / "trials.csv", index=False)
+        _csv(data.pareto).to_csv(out / "pareto.csv", index=False)
         written["trials.csv"], written["pareto.csv"] = out / "trials.csv", out / "pareto.csv"
         (out / "report.html").write_text(_html(data, figs), encoding="utf-8")
         written["report.html"] = out / "report.html"
@@ -233,6 +233,16 @@ def _html(data: ReportData, figs: dict[str, Any]) -> str:
         pareto_heading=f"Pareto set ({_plural(len(data.pareto), 'network')})",
         pareto_table=_table(data.pareto, data.resolution), reference_table=_table(data.references, data.resolution),
         figures="\n".join(parts))
+
+
+def _csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as the CSV files hold it: an empty cell, not -1, where no trial dominates a network or
+    a network repeats none."""
+    frame = frame.copy()
+    for column in ("dominated_by", "repeat_of"):
+        if column in frame and len(frame):
+            frame[column] = frame[column].where(frame[column] >= 0).astype("Int64")
+    return frame
 
 
 def _table(frame: pd.DataFrame, resolution: int) -> str:

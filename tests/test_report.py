@@ -172,6 +172,9 @@ def test_report_files(studies: Path, tmp_path: Path) -> None:
     pareto = pd.read_csv(tmp_path / "pareto.csv")
     assert list(trials.number) == list(study.trials().number)
     assert list(pareto.number) == list(study.pareto().number)
+    frame = study.trials()  # "not dominated" is an empty cell, not -1
+    assert trials.dominated_by.isna().tolist() == (frame.dominated_by < 0).tolist()
+    assert trials.dominated_by.dropna().tolist() == frame.dominated_by[frame.dominated_by >= 0].tolist()
     page = (tmp_path / "report.html").read_text()
     assert "<script src=" not in page, "self-contained: plotly.js is inlined"
     assert "<th>costs counted at</th><td>224×224 (the space&#x27;s target resolution" in page
