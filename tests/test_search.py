@@ -185,9 +185,10 @@ def test_objectives_in_another_order(tmp_path: Path, capsys: pytest.CaptureFixtu
                    "--trials", "2", "--objectives", "params,accuracy") == 0
     out = capsys.readouterr().out
     study = load(tmp_path, "mobile_2G_digits")
-    front = [line.split() for line in out.split("  params\n")[1].split("references (")[0].splitlines()]
+    front = [line.split() for line in out.split("  params\n")[1].split("\nreferences")[0].splitlines()]
     assert front and all(0 <= float(row[2]) <= 1 for row in front)  # "val acc" is the accuracy, not the params
     assert float(out.split("hypervolume: ")[1].split()[0]) > 0
+    assert "references: none trained (--references none)" in out
     assert {t.number for t in study.best_trials} >= {int(row[0]) for row in front}
 
 
