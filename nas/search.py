@@ -703,14 +703,15 @@ def _work(s: _Search, progress: _Progress | None = None) -> str:
                     continue
                 candidates += not trial.user_attrs.get("reference")
                 if progress is not None:
-                    progress.update(s.trials())  # what trains now
+                    progress.starting(trial)
                 try:
                     outcome = _run_trial(s, trial)
                 finally:
                     heartbeat.running(None)
-                _prune_weights(s)
+                trials = s.trials()
+                _prune_weights(s, trials)
                 if progress is not None:
-                    progress.update(s.trials())
+                    progress.update(trials)
                 repeats = repeats + 1 if outcome == "repeat" else 0
                 if repeats >= MAX_REPEATS_IN_A_ROW:
                     print(f"the sampler proposed {repeats} networks in a row that were trained already: the space "
@@ -935,11 +936,10 @@ def _reference_trials(trials: Sequence[optuna.trial.FrozenTrial]) -> list[optuna
     return [t for t in trials if t.user_attrs.get("reference") and t.state == _STATES.COMPLETE]
 
 
-def _prune_weights(s: _Search) -> None:
+def _prune_weights(s: _Search, trials: list[optuna.trial.FrozenTrial]) -> None:
     """Delete the weights of finished trials that left the Pareto set (the references' are kept: the
     test split needs them); the weights of a trial still running, here or in another worker, are never
     touched."""
-    trials = s.trials()
     keep = {t.number for t in front_trials(trials, s.objectives)}
     keep |= {weights_source(t) for t in _reference_trials(trials)}
     finished = {t.number for t in trials if t.state.is_finished()}
@@ -1009,8 +1009,10 @@ def _test(s: _Search, trials: Sequence[optuna.trial.FrozenTrial], *, wait: bool)
         time.sleep(_POLL)
 
 
-def _counts(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, int]:
-    outcomes = trial_outcomes(trials)
+def _counts(trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str] | None = None) -> dict[str, int]:
+    """Candidates by outcome, ``references`` (trained), ``references failed`` and ``images`` (trained by the
+    candidates). ``outcomes``: :func:`trial_outcomes` of ``trials``, when the caller has them already."""
+    outcomes = trial_outcomes(trials) if outcomes is None else outcomes
     counts = Counter(outcomes[t.number] for t in trials if not t.user_attrs.get("reference"))
     counts["references"] = len(_reference_trials(trials))
     counts["references failed"] = sum(1 for t in trials if t.user_attrs.get("reference") and outcomes[t.number] == "failed")
@@ -1140,6 +1142,7 @@ class _Progress:
         self.started = time.time()
         self.seen = {t.number for t in trials if t.state.is_finished()}  # finished before this run: no line
         self.status = ""
+        self.tally = self._tally(trials, trial_outcomes(trials)) if enabled else ""  # as of the last update
         references = [t for t in trials if t.user_attrs.get("reference")]
         pending = [t for t in references if t.number not in self.seen]
         if enabled and pending:
@@ -1152,7 +1155,7 @@ class _Progress:
         if not self.enabled:
             return
         outcomes = trial_outcomes(trials)
-        tally = self._tally(trials, outcomes)
+        tally = self.tally = self._tally(trials, outcomes)
         lines = []
         for t in trials:
             if t.state.is_finished() and t.number not in self.seen:
@@ -1170,6 +1173,12 @@ class _Progress:
             since = min((t.datetime_start for t in running if t.datetime_start), default=None)
             self._draw(f"{tally}" + (f" · training {now} (since {since:%H:%M:%S})" if running and since else ""))
 
+    def starting(self, trial: optuna.trial.Trial) -> None:
+        """In a terminal, say which trial starts training (from the counts of the last update: no reading
+        of the study on the worker's way to the trainer)."""
+        if self.tty:
+            self._draw(f"{self.tally} · training {_name(trial)} (since {time.strftime('%H:%M:%S')})")
+
     @staticmethod
     def _references(trials: Sequence[optuna.trial.FrozenTrial], outcomes: dict[int, str]) -> str:
         references = [t for t in trials if t.user_attrs.get("reference")]
@@ -1180,7 +1189,7 @@ class _Progress:
         """The references while they train, then the candidates' counts and the ETA."""
         if any(t.user_attrs.get("reference") and outcomes[t.number] in ("running", "waiting") for t in trials):
             return self._references(trials, outcomes)
-        counts = Counter(outcomes[t.number] for t in trials if not t.user_attrs.get("reference"))
+        counts = Counter(_counts(trials, outcomes))
         done = sum(counts[k] for k in TRAINED_OUTCOMES)
         parts = [f"{counts['trained']} trained"] + [f"{counts[k]} {k}" for k in ("stopped", "failed") if counts[k]]
         parts.append(f"{counts['over budget']} over budget")
@@ -1240,7 +1249,7 @@ class _Progress:
         self.status = ""
 
 
-def _name(t: optuna.trial.FrozenTrial) -> str:
+def _name(t: optuna.trial.FrozenTrial | optuna.trial.Trial) -> str:
     reference = t.user_attrs.get("reference")
     return f"reference {reference} (trial {t.number})" if reference else f"trial {t.number}"
 

@@ -442,7 +442,7 @@ def test_progress_in_a_log_file_is_a_line_per_network(tmp_path: Path, capsys: py
     assert "ETA" in finished[0]
 
 
-def test_progress_in_a_terminal_redraws_one_status_line(tmp_path: Path) -> None:
+def test_progress_in_a_terminal_redraws_one_status_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In a terminal the status line is rewritten in place, fits the width and is cut at a word; the
     finished networks' lines are printed above it."""
     import io
@@ -459,6 +459,13 @@ def test_progress_in_a_terminal_redraws_one_status_line(tmp_path: Path) -> None:
                         objectives=("accuracy", "macs"))
     terminal = Terminal()
     progress = search._Progress(s, trials[:1], enabled=True, stream=terminal)  # the reference finished before
+    progress.update(trials)
+    status_after_update = terminal.getvalue().rsplit("\r\x1b[K", 1)[1]
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: the status is not cut
+    progress.starting(trials[-1])  # a trial starts: the status says so, with the last counts
+    monkeypatch.delenv("COLUMNS")
+    assert terminal.getvalue().rsplit("\r\x1b[K", 1)[1].startswith(f"{status_after_update} · training trial "
+                                                                    f"{trials[-1].number} (since ")
     progress.update(trials)
     progress.close()
     text = terminal.getvalue()
