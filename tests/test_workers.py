@@ -59,9 +59,11 @@ def kill_mid_trial(url: str, name: str, procs: list[subprocess.Popen], *, refere
     epoch ends (``after_rung``: a candidate that successive halving let go on past its first rung);
     returns the trial as it was."""
     end = time.monotonic() + deadline
+    study = None  # loaded once it exists: loading it again at every look would make the looks too far apart
     while time.monotonic() < end and any(p.poll() is None for p in procs):
         try:
-            trials = load(url, name).get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            study = study or load(url, name)
+            trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         except Exception:  # noqa: BLE001 - the study does not exist yet
             trials = []
         for t in trials:
@@ -130,7 +132,10 @@ def test_workers_started_at_once_one_killed_mid_trial(tmp_path: Path, backend: s
     name = f"w{uuid.uuid4().hex[:10]}"
     url = postgres_url() if backend == "postgresql" else f"sqlite:///{tmp_path / 'shared.db'}"
     trials = 6 if kill == "promoted" else 4
-    halving = ["--fidelity", "asha", "--epochs", "2", "--eta", "2"] if kill == "promoted" else []
+    # a promoted candidate's second epoch is the window to kill it in: 1,000 images (PROTOCOL's 300 overridden)
+    # make it last seconds, not a fraction of one that the looks at the study could miss
+    halving = (["--fidelity", "asha", "--epochs", "2", "--eta", "2", "--train-size", "1000"] if kill == "promoted"
+               else [])
     args = ["--space", "mobile", "--budget", "2G", "--trials", str(trials), "--references", references,
             "--storage", url, "--study-name", name, *PROTOCOL, *halving]
     codes, outs, killed = run_workers(tmp_path, n, args, url=url, name=name, kill=kill)
